@@ -1,0 +1,396 @@
+// Implementation of docs/protocol.md codecs. See wire.h for the contract.
+#include "proto/wire.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace uvpn::proto {
+namespace {
+
+inline void Put16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v >> 8); p[1] = static_cast<uint8_t>(v); }
+inline void Put32(uint8_t* p, uint32_t v) { Put16(p, static_cast<uint16_t>(v >> 16)); Put16(p + 2, static_cast<uint16_t>(v)); }
+inline void Put64(uint8_t* p, uint64_t v) { Put32(p, static_cast<uint32_t>(v >> 32)); Put32(p + 4, static_cast<uint32_t>(v)); }
+inline uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline uint32_t Get32(const uint8_t* p) { return (static_cast<uint32_t>(Get16(p)) << 16) | Get16(p + 2); }
+inline uint64_t Get64(const uint8_t* p) { return (static_cast<uint64_t>(Get32(p)) << 32) | Get32(p + 4); }
+
+struct Bounds {
+  uint16_t min, max;
+  uint8_t allowed_flags;
+};
+
+// Index by type; {0,0} = unknown type.
+constexpr Bounds kBounds[] = {
+    {0, 0, 0},                                                     // 0
+    {kConnHeaderSize, kConnHeaderSize, kFlagWantStatus},           // CONN_HEADER
+    {kStatusSize, kStatusSize, 0},                                 // STATUS
+    {16, 16 + kMaxName, 0},                                        // REGISTER
+    {24, 24 + kMaxName, 0},                                        // REGISTER_OK
+    {12, 12 + kMaxErrText, 0},                                     // REGISTER_ERR
+    {kHeartbeatSize, kHeartbeatSize, 0},                           // HEARTBEAT
+    {kLookupSize, kLookupSize, 0},                                 // LOOKUP
+    {kLookupReplySize, kLookupReplySize, 0},                       // LOOKUP_REPLY
+    {16 + 1 + 1, 16 + kMaxSiteName + kMaxSessionId, 0},            // HELLO (site and session non-empty)
+    {16, 16 + kMaxName, 0},                                        // NODE_ADD
+    {kNodeDelSize, kNodeDelSize, 0},                               // NODE_DEL
+};
+static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 12);
+static_assert(16 + kMaxSiteName + kMaxSessionId <= 0xffff);
+
+void PutPrefix(uint8_t* out, MsgType t, uint8_t flags, size_t total) {
+  Put32(out, kMagic);
+  out[4] = static_cast<uint8_t>(t);
+  out[5] = flags;
+  Put16(out + 6, static_cast<uint16_t>(total));
+}
+
+// Common decode front: checks the prefix, the type, and that the whole message is present.
+Parse Front(const uint8_t* buf, size_t len, MsgType want, size_t* total) {
+  MsgType t;
+  Parse p = PeekPrefix(buf, len, &t, total);
+  if (p != Parse::kOk) return p;
+  if (t != want) return Parse::kBad;
+  if (len < *total) return Parse::kNeedMore;
+  return Parse::kOk;
+}
+
+bool NameByte(uint8_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+         c == '_';
+}
+
+}  // namespace
+
+int WireCodeToErrno(WireCode c) {
+  switch (c) {
+    case WireCode::kOk: return 0;
+    case WireCode::kConnRefused: return ECONNREFUSED;
+    case WireCode::kHostUnreach: return EHOSTUNREACH;
+    case WireCode::kNetUnreach: return ENETUNREACH;
+    case WireCode::kTimedOut: return ETIMEDOUT;
+    case WireCode::kConnReset: return ECONNRESET;
+    case WireCode::kAccess: return EACCES;
+    case WireCode::kProto: return EPROTO;
+  }
+  return EPROTO;
+}
+
+WireCode ErrnoToWireCode(int err) {
+  switch (err) {
+    case 0: return WireCode::kOk;
+    case ECONNREFUSED: return WireCode::kConnRefused;
+    case EHOSTUNREACH: case EHOSTDOWN: return WireCode::kHostUnreach;
+    case ENETUNREACH: case ENETDOWN: return WireCode::kNetUnreach;
+    case ETIMEDOUT: return WireCode::kTimedOut;
+    case ECONNRESET: case EPIPE: case ECONNABORTED: return WireCode::kConnReset;
+    case EACCES: case EPERM: return WireCode::kAccess;
+    default: return WireCode::kProto;
+  }
+}
+
+bool ValidHostName(const char* s, size_t len) {
+  if (len == 0 || len > kMaxName) return false;
+  for (size_t i = 0; i < len; ++i)
+    if (!NameByte(static_cast<uint8_t>(s[i]))) return false;
+  return true;
+}
+
+Parse PeekPrefix(const uint8_t* buf, size_t len, MsgType* type, size_t* total) {
+  // Reject a wrong magic as early as its first bytes arrive, so garbage is dropped without waiting.
+  static constexpr uint8_t kMagicBytes[4] = {0x55, 0x56, 0x50, 0x31};
+  for (size_t i = 0; i < len && i < 4; ++i)
+    if (buf[i] != kMagicBytes[i]) return Parse::kBad;
+  if (len >= 5 && (buf[4] == 0 || buf[4] >= sizeof(kBounds) / sizeof(kBounds[0]))) return Parse::kBad;
+  if (len < kPrefixSize) return Parse::kNeedMore;
+  const Bounds& b = kBounds[buf[4]];
+  if ((buf[5] & ~b.allowed_flags) != 0) return Parse::kBad;
+  size_t n = Get16(buf + 6);
+  if (n < b.min || n > b.max) return Parse::kBad;
+  *type = static_cast<MsgType>(buf[4]);
+  *total = n;
+  return Parse::kOk;
+}
+
+size_t Encode(const ConnHeader& m, uint8_t* out, size_t cap) {
+  if (cap < kConnHeaderSize) return 0;
+  PutPrefix(out, MsgType::kConnHeader, m.flags & kFlagWantStatus, kConnHeaderSize);
+  Put32(out + 8, m.src_vip);
+  Put16(out + 12, m.src_port);
+  Put32(out + 14, m.dst_vip);
+  Put16(out + 18, m.dst_port);
+  out[20] = m.proto;
+  out[21] = static_cast<uint8_t>(m.hop);
+  Put16(out + 22, 0);
+  Put64(out + 24, m.relay_id);
+  return kConnHeaderSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, ConnHeader* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kConnHeader, &total);
+  if (p != Parse::kOk) return p;
+  if (buf[20] != 6 || buf[21] > 2 || Get16(buf + 22) != 0) return Parse::kBad;
+  m->flags = buf[5];
+  m->src_vip = Get32(buf + 8);
+  m->src_port = Get16(buf + 12);
+  m->dst_vip = Get32(buf + 14);
+  m->dst_port = Get16(buf + 18);
+  m->proto = buf[20];
+  m->hop = static_cast<Hop>(buf[21]);
+  m->relay_id = Get64(buf + 24);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const StatusMsg& m, uint8_t* out, size_t cap) {
+  if (cap < kStatusSize) return 0;
+  PutPrefix(out, MsgType::kStatus, 0, kStatusSize);
+  Put16(out + 8, static_cast<uint16_t>(m.code));
+  memset(out + 10, 0, 6);
+  return kStatusSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, StatusMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kStatus, &total);
+  if (p != Parse::kOk) return p;
+  uint16_t code = Get16(buf + 8);
+  if (code > kMaxWireCode || Get16(buf + 10) != 0 || Get32(buf + 12) != 0) return Parse::kBad;
+  m->code = static_cast<WireCode>(code);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const RegisterMsg& m, uint8_t* out, size_t cap) {
+  size_t n = m.name_len > kMaxName ? kMaxName : m.name_len;
+  size_t total = 16 + n;
+  if (cap < total) return 0;
+  PutPrefix(out, MsgType::kRegister, 0, total);
+  Put32(out + 8, m.want_vip);
+  Put32(out + 12, m.pid);
+  memcpy(out + 16, m.name, n);
+  return total;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, RegisterMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kRegister, &total);
+  if (p != Parse::kOk) return p;
+  size_t n = total - 16;
+  if (n > 0 && !ValidHostName(reinterpret_cast<const char*>(buf + 16), n)) return Parse::kBad;
+  m->want_vip = Get32(buf + 8);
+  m->pid = Get32(buf + 12);
+  m->name_len = static_cast<uint8_t>(n);
+  memcpy(m->name, buf + 16, n);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const RegisterOkMsg& m, uint8_t* out, size_t cap) {
+  size_t n = m.name_len > kMaxName ? kMaxName : m.name_len;
+  size_t total = 24 + n;
+  if (cap < total) return 0;
+  PutPrefix(out, MsgType::kRegisterOk, 0, total);
+  Put32(out + 8, m.vip);
+  Put32(out + 12, m.real_ip);
+  Put32(out + 16, m.net);
+  out[20] = m.net_prefix;
+  out[21] = m.heartbeat_s;
+  Put16(out + 22, 0);
+  memcpy(out + 24, m.name, n);
+  return total;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, RegisterOkMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kRegisterOk, &total);
+  if (p != Parse::kOk) return p;
+  size_t n = total - 24;
+  if (!ValidHostName(reinterpret_cast<const char*>(buf + 24), n)) return Parse::kBad;
+  if (buf[20] > 32 || buf[21] == 0 || Get16(buf + 22) != 0) return Parse::kBad;
+  m->vip = Get32(buf + 8);
+  m->real_ip = Get32(buf + 12);
+  m->net = Get32(buf + 16);
+  m->net_prefix = buf[20];
+  m->heartbeat_s = buf[21];
+  m->name_len = static_cast<uint8_t>(n);
+  memcpy(m->name, buf + 24, n);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const RegisterErrMsg& m, uint8_t* out, size_t cap) {
+  size_t n = m.text_len > kMaxErrText ? kMaxErrText : m.text_len;
+  size_t total = 12 + n;
+  if (cap < total) return 0;
+  PutPrefix(out, MsgType::kRegisterErr, 0, total);
+  Put16(out + 8, static_cast<uint16_t>(m.code));
+  Put16(out + 10, 0);
+  memcpy(out + 12, m.text, n);
+  return total;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, RegisterErrMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kRegisterErr, &total);
+  if (p != Parse::kOk) return p;
+  uint16_t code = Get16(buf + 8);
+  if (code == 0 || code > kMaxWireCode || Get16(buf + 10) != 0) return Parse::kBad;
+  size_t n = total - 12;
+  for (size_t i = 0; i < n; ++i)
+    if (buf[12 + i] < 0x20 && buf[12 + i] != '\t') return Parse::kBad;  // printable text only
+  m->code = static_cast<WireCode>(code);
+  m->text_len = static_cast<uint8_t>(n);
+  memcpy(m->text, buf + 12, n);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const HeartbeatMsg& m, uint8_t* out, size_t cap) {
+  if (cap < kHeartbeatSize) return 0;
+  PutPrefix(out, MsgType::kHeartbeat, 0, kHeartbeatSize);
+  Put32(out + 8, m.seq);
+  Put32(out + 12, 0);
+  return kHeartbeatSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, HeartbeatMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kHeartbeat, &total);
+  if (p != Parse::kOk) return p;
+  if (Get32(buf + 12) != 0) return Parse::kBad;
+  m->seq = Get32(buf + 8);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const LookupMsg& m, uint8_t* out, size_t cap) {
+  if (cap < kLookupSize) return 0;
+  PutPrefix(out, MsgType::kLookup, 0, kLookupSize);
+  Put32(out + 8, m.query_id);
+  Put32(out + 12, m.node_ip);
+  Put16(out + 16, m.node_port);
+  Put16(out + 18, m.router_port);
+  return kLookupSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, LookupMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kLookup, &total);
+  if (p != Parse::kOk) return p;
+  m->query_id = Get32(buf + 8);
+  m->node_ip = Get32(buf + 12);
+  m->node_port = Get16(buf + 16);
+  m->router_port = Get16(buf + 18);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const LookupReplyMsg& m, uint8_t* out, size_t cap) {
+  if (cap < kLookupReplySize) return 0;
+  PutPrefix(out, MsgType::kLookupReply, 0, kLookupReplySize);
+  Put32(out + 8, m.query_id);
+  out[12] = static_cast<uint8_t>(m.state);
+  out[13] = 0;
+  Put16(out + 14, static_cast<uint16_t>(m.code));
+  Put32(out + 16, m.local_vip);
+  Put16(out + 20, m.local_port);
+  Put32(out + 22, m.peer_vip);
+  Put16(out + 26, m.peer_port);
+  Put32(out + 28, 0);
+  return kLookupReplySize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, LookupReplyMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kLookupReply, &total);
+  if (p != Parse::kOk) return p;
+  uint16_t code = Get16(buf + 14);
+  if (buf[12] > 4 || buf[13] != 0 || code > kMaxWireCode || Get32(buf + 28) != 0) return Parse::kBad;
+  m->query_id = Get32(buf + 8);
+  m->state = static_cast<RelayState>(buf[12]);
+  m->code = static_cast<WireCode>(code);
+  m->local_vip = Get32(buf + 16);
+  m->local_port = Get16(buf + 20);
+  m->peer_vip = Get32(buf + 22);
+  m->peer_port = Get16(buf + 26);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const HelloMsg& m, uint8_t* out, size_t cap) {
+  size_t s = m.site_len > kMaxSiteName ? kMaxSiteName : m.site_len;
+  size_t id = m.session_len > kMaxSessionId ? kMaxSessionId : m.session_len;
+  size_t total = 16 + s + id;
+  if (cap < total) return 0;
+  PutPrefix(out, MsgType::kHello, 0, total);
+  Put16(out + 8, m.version);
+  out[10] = static_cast<uint8_t>(s);
+  memset(out + 11, 0, 5);
+  memcpy(out + 16, m.site, s);
+  memcpy(out + 16 + s, m.session, id);
+  return total;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, HelloMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kHello, &total);
+  if (p != Parse::kOk) return p;
+  size_t s = buf[10];
+  if (Get16(buf + 8) != 1 || s == 0 || s > kMaxSiteName || 16 + s >= total) return Parse::kBad;
+  for (int i = 11; i < 16; ++i)
+    if (buf[i] != 0) return Parse::kBad;
+  size_t id = total - 16 - s;
+  if (id > kMaxSessionId) return Parse::kBad;
+  for (size_t i = 0; i < s + id; ++i)
+    if (!NameByte(buf[16 + i]) || buf[16 + i] == '.') return Parse::kBad;
+  m->version = 1;
+  m->site_len = static_cast<uint8_t>(s);
+  memcpy(m->site, buf + 16, s);
+  m->session_len = static_cast<uint8_t>(id);
+  memcpy(m->session, buf + 16 + s, id);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const NodeAddMsg& m, uint8_t* out, size_t cap) {
+  size_t n = m.name_len > kMaxName ? kMaxName : m.name_len;
+  size_t total = 16 + n;
+  if (cap < total) return 0;
+  PutPrefix(out, MsgType::kNodeAdd, 0, total);
+  Put32(out + 8, m.vip);
+  Put32(out + 12, 0);
+  memcpy(out + 16, m.name, n);
+  return total;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, NodeAddMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kNodeAdd, &total);
+  if (p != Parse::kOk) return p;
+  size_t n = total - 16;
+  if (Get32(buf + 12) != 0 || !ValidHostName(reinterpret_cast<const char*>(buf + 16), n)) return Parse::kBad;
+  m->vip = Get32(buf + 8);
+  m->name_len = static_cast<uint8_t>(n);
+  memcpy(m->name, buf + 16, n);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const NodeDelMsg& m, uint8_t* out, size_t cap) {
+  if (cap < kNodeDelSize) return 0;
+  PutPrefix(out, MsgType::kNodeDel, 0, kNodeDelSize);
+  Put32(out + 8, m.vip);
+  return kNodeDelSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, NodeDelMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kNodeDel, &total);
+  if (p != Parse::kOk) return p;
+  m->vip = Get32(buf + 8);
+  *used = total;
+  return Parse::kOk;
+}
+
+}  // namespace uvpn::proto

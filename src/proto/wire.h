@@ -1,0 +1,171 @@
+// Codecs for docs/protocol.md. Theory of operation: every message is a fixed 8-byte prefix (magic, type, flags,
+// length) followed by type-specific fields, all big-endian. Encoders write into a caller buffer and return the
+// number of bytes written (0 if the buffer is too small). Decoders never read past `len`: they return kOk with the
+// message's total size in `*used`, kNeedMore when `buf` is a strict prefix of a possibly valid message, or kBad.
+//
+// Freestanding: no allocation, no exceptions, no libstdc++ runtime; the preload library links this file.
+// Thread-safe and async-signal-safe (pure functions).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace uvpn::proto {
+
+inline constexpr uint32_t kMagic = 0x55565031;  // "UVP1"
+inline constexpr size_t kPrefixSize = 8;
+
+enum class MsgType : uint8_t {
+  kConnHeader = 1,
+  kStatus = 2,
+  kRegister = 3,
+  kRegisterOk = 4,
+  kRegisterErr = 5,
+  kHeartbeat = 6,
+  kLookup = 7,
+  kLookupReply = 8,
+  kHello = 9,
+  kNodeAdd = 10,
+  kNodeDel = 11,
+};
+
+enum class Parse : uint8_t { kOk = 0, kNeedMore = 1, kBad = 2 };
+
+inline constexpr size_t kConnHeaderSize = 32;
+inline constexpr size_t kStatusSize = 16;
+inline constexpr size_t kHeartbeatSize = 16;
+inline constexpr size_t kLookupSize = 20;
+inline constexpr size_t kLookupReplySize = 32;
+inline constexpr size_t kNodeDelSize = 12;
+inline constexpr size_t kMaxName = 63;        // host names
+inline constexpr size_t kMaxErrText = 128;    // REGISTER_ERR text
+inline constexpr size_t kMaxSiteName = 32;
+inline constexpr size_t kMaxSessionId = 64;
+inline constexpr size_t kMaxMessage = 16 + kMaxSiteName + kMaxSessionId + 32;  // largest variable message bound
+
+// Wire error codes (protocol.md section 3).
+enum class WireCode : uint16_t {
+  kOk = 0,
+  kConnRefused = 1,
+  kHostUnreach = 2,
+  kNetUnreach = 3,
+  kTimedOut = 4,
+  kConnReset = 5,
+  kAccess = 6,
+  kProto = 7,
+};
+inline constexpr uint16_t kMaxWireCode = 7;
+int WireCodeToErrno(WireCode c);   // kOk -> 0
+WireCode ErrnoToWireCode(int err);  // 0 -> kOk; unknown -> kProto
+
+// Peeks the prefix: on kOk sets *type and *total (the declared length, already checked against the type's
+// bounds). kNeedMore if len < 8. kBad on wrong magic, unknown type, or a length outside the type's bounds.
+Parse PeekPrefix(const uint8_t* buf, size_t len, MsgType* type, size_t* total);
+
+enum class Hop : uint8_t { kNodeToHome = 0, kHomeToPeer = 1, kRouterToDest = 2 };
+inline constexpr uint8_t kFlagWantStatus = 0x01;
+
+struct ConnHeader {
+  uint8_t flags = 0;
+  uint32_t src_vip = 0;
+  uint16_t src_port = 0;
+  uint32_t dst_vip = 0;
+  uint16_t dst_port = 0;
+  uint8_t proto = 6;
+  Hop hop = Hop::kNodeToHome;
+  uint64_t relay_id = 0;
+};
+size_t Encode(const ConnHeader& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, ConnHeader* m, size_t* used);
+
+struct StatusMsg {
+  WireCode code = WireCode::kOk;
+};
+size_t Encode(const StatusMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, StatusMsg* m, size_t* used);
+
+struct RegisterMsg {
+  uint32_t want_vip = 0;
+  uint32_t pid = 0;
+  uint8_t name_len = 0;
+  char name[kMaxName] = {};
+};
+size_t Encode(const RegisterMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, RegisterMsg* m, size_t* used);
+
+struct RegisterOkMsg {
+  uint32_t vip = 0;
+  uint32_t real_ip = 0;
+  uint32_t net = 0;
+  uint8_t net_prefix = 0;
+  uint8_t heartbeat_s = 0;
+  uint8_t name_len = 0;
+  char name[kMaxName] = {};
+};
+size_t Encode(const RegisterOkMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, RegisterOkMsg* m, size_t* used);
+
+struct RegisterErrMsg {
+  WireCode code = WireCode::kProto;
+  uint8_t text_len = 0;
+  char text[kMaxErrText] = {};
+};
+size_t Encode(const RegisterErrMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, RegisterErrMsg* m, size_t* used);
+
+struct HeartbeatMsg {
+  uint32_t seq = 0;
+};
+size_t Encode(const HeartbeatMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, HeartbeatMsg* m, size_t* used);
+
+struct LookupMsg {
+  uint32_t query_id = 0;
+  uint32_t node_ip = 0;
+  uint16_t node_port = 0;
+  uint16_t router_port = 0;
+};
+size_t Encode(const LookupMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, LookupMsg* m, size_t* used);
+
+enum class RelayState : uint8_t { kUnknown = 0, kPending = 1, kEstablished = 2, kFailed = 3, kClosed = 4 };
+struct LookupReplyMsg {
+  uint32_t query_id = 0;
+  RelayState state = RelayState::kUnknown;
+  WireCode code = WireCode::kOk;
+  uint32_t local_vip = 0;
+  uint16_t local_port = 0;
+  uint32_t peer_vip = 0;
+  uint16_t peer_port = 0;
+};
+size_t Encode(const LookupReplyMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, LookupReplyMsg* m, size_t* used);
+
+struct HelloMsg {
+  uint16_t version = 1;
+  uint8_t site_len = 0;
+  char site[kMaxSiteName] = {};
+  uint8_t session_len = 0;
+  char session[kMaxSessionId] = {};
+};
+size_t Encode(const HelloMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, HelloMsg* m, size_t* used);
+
+struct NodeAddMsg {
+  uint32_t vip = 0;
+  uint8_t name_len = 0;
+  char name[kMaxName] = {};
+};
+size_t Encode(const NodeAddMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, NodeAddMsg* m, size_t* used);
+
+struct NodeDelMsg {
+  uint32_t vip = 0;
+};
+size_t Encode(const NodeDelMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, NodeDelMsg* m, size_t* used);
+
+// True if every byte is in [A-Za-z0-9.-] and 1 <= len <= 63 (host names) -- also used for site names with '_'.
+bool ValidHostName(const char* s, size_t len);
+
+}  // namespace uvpn::proto

@@ -1,0 +1,23 @@
+// The subnet router (docs/architecture.md "Router internals", docs/protocol.md).
+#pragma once
+
+#include <string>
+
+#include "routes/routes.h"
+
+namespace uvpn::router {
+
+struct Options {
+  routes::RouteTable table;
+  std::string site;          // this router's site (must be in table)
+  std::string control_path;  // Unix status socket; empty = routes::DefaultControlPath
+  int connect_timeout_ms = 20000;
+  int header_timeout_ms = 5000;
+  int heartbeat_s = 5;       // node registration heartbeat interval announced in REGISTER_OK
+};
+
+// Runs the router until SIGTERM/SIGINT. Returns the process exit code (0 on a clean stop); start-up errors are
+// logged and returned as non-zero. Blocks the calling thread; installs its own signal handling (signalfd).
+int Run(const Options& options);
+
+}  // namespace uvpn::router
