@@ -1,0 +1,93 @@
+// libFuzzer target for src/proto/wire.h. Theory of operation: the input is offered to PeekPrefix and to every
+// Decode. For each decoder the answer must agree with the prefix: kBad whenever the prefix is bad or names another
+// type, kNeedMore exactly when the bytes are a strict prefix of the declared length, kOk only with
+// used == declared length <= size. What decodes is re-encoded and must reproduce the input's first `used` bytes
+// exactly (the codecs are canonical: reserved bytes are zero, unknown flags rejected), must not fit one byte less,
+// and each of its strict prefixes must decode as kNeedMore.
+#include <cstdint>
+#include <cstring>
+
+#include "fuzz_check.h"
+#include "proto/wire.h"
+
+namespace {
+
+using namespace uvpn::proto;
+
+struct Peek {
+  Parse result;
+  MsgType type;
+  size_t total;
+};
+
+template <typename M>
+void CheckDecoder(const uint8_t* data, size_t size, const Peek& peek, MsgType want) {
+  M m;
+  size_t used = ~size_t{0};
+  Parse p = Decode(data, size, &m, &used);
+  if (peek.result == Parse::kBad) {
+    FUZZ_CHECK(p == Parse::kBad);
+    return;
+  }
+  if (peek.result == Parse::kNeedMore) {  // fewer than 8 bytes, none of them wrong yet
+    FUZZ_CHECK(size < kPrefixSize);
+    FUZZ_CHECK(p == Parse::kNeedMore);
+    return;
+  }
+  if (peek.type != want) {
+    FUZZ_CHECK(p == Parse::kBad);
+    return;
+  }
+  if (size < peek.total) {
+    FUZZ_CHECK(p == Parse::kNeedMore);
+    return;
+  }
+  if (p == Parse::kBad) return;
+  FUZZ_CHECK(p == Parse::kOk);
+  FUZZ_CHECK(used == peek.total);
+  FUZZ_CHECK(used <= size);
+
+  uint8_t out[kMaxMessage + 16];
+  size_t n = Encode(m, out, sizeof out);
+  FUZZ_CHECK(n == used);
+  FUZZ_CHECK(std::memcmp(out, data, n) == 0);
+  FUZZ_CHECK(Encode(m, out, n - 1) == 0);
+  for (size_t k = 0; k < used; ++k) {
+    M part;
+    size_t u;
+    FUZZ_CHECK(Decode(data, k, &part, &u) == Parse::kNeedMore);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Peek peek{Parse::kBad, MsgType::kConnHeader, 0};
+  peek.result = PeekPrefix(data, size, &peek.type, &peek.total);
+  if (size < kPrefixSize) FUZZ_CHECK(peek.result != Parse::kOk);
+  if (peek.result == Parse::kOk) FUZZ_CHECK(peek.total >= 12 && peek.total <= kMaxMessage);
+
+  CheckDecoder<ConnHeader>(data, size, peek, MsgType::kConnHeader);
+  CheckDecoder<StatusMsg>(data, size, peek, MsgType::kStatus);
+  CheckDecoder<RegisterMsg>(data, size, peek, MsgType::kRegister);
+  CheckDecoder<RegisterOkMsg>(data, size, peek, MsgType::kRegisterOk);
+  CheckDecoder<RegisterErrMsg>(data, size, peek, MsgType::kRegisterErr);
+  CheckDecoder<HeartbeatMsg>(data, size, peek, MsgType::kHeartbeat);
+  CheckDecoder<LookupMsg>(data, size, peek, MsgType::kLookup);
+  CheckDecoder<LookupReplyMsg>(data, size, peek, MsgType::kLookupReply);
+  CheckDecoder<HelloMsg>(data, size, peek, MsgType::kHello);
+  CheckDecoder<NodeAddMsg>(data, size, peek, MsgType::kNodeAdd);
+  CheckDecoder<NodeDelMsg>(data, size, peek, MsgType::kNodeDel);
+
+  // The error-code mapping is total and stable both ways.
+  if (size >= 2) {
+    uint16_t code = static_cast<uint16_t>((data[0] << 8) | data[1]);
+    if (code <= kMaxWireCode) {
+      WireCode c = static_cast<WireCode>(code);
+      FUZZ_CHECK(ErrnoToWireCode(WireCodeToErrno(c)) == c);
+    }
+    int err = static_cast<int>(code);
+    FUZZ_CHECK(static_cast<uint16_t>(ErrnoToWireCode(err)) <= kMaxWireCode);
+  }
+  return 0;
+}

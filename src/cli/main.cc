@@ -1,0 +1,31 @@
+// uvpn: the command-line entry point. Dispatches to the subcommands in commands.h.
+#include <cstdio>
+#include <cstring>
+
+#include "cli/commands.h"
+
+namespace {
+const char kUsage[] =
+    "usage: uvpn <command> [options]\n"
+    "  session new --id ID [--network CIDR] [--dir DIR] --site NAME,peer=IP:PORT,node=IP:PORT[,subnet=CIDR] ...\n"
+    "  router --routes FILE --site NAME [--control SOCK] [--log-level debug|info|warn|error]\n"
+    "  run    --routes FILE --site NAME [--vip IP] [--name HOST] [--shim PATH] -- COMMAND [ARGS...]\n"
+    "  status (--control SOCK | --routes FILE --site NAME) [--json]\n"
+    "Environment: UVPN_ROUTES and UVPN_SITE stand in for --routes and --site.\n"
+    "Docs: docs/architecture.md, docs/protocol.md, docs/route-table.md\n";
+}
+
+int main(int argc, char** argv) {
+  using namespace uvpn::cli;
+  if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+    fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? kExitUsage : 0;
+  }
+  const char* cmd = argv[1];
+  if (strcmp(cmd, "session") == 0) return SessionMain(argc - 2, argv + 2);
+  if (strcmp(cmd, "router") == 0) return RouterMain(argc - 2, argv + 2);
+  if (strcmp(cmd, "run") == 0) return RunMain(argc - 2, argv + 2);
+  if (strcmp(cmd, "status") == 0) return StatusMain(argc - 2, argv + 2);
+  fprintf(stderr, "uvpn: unknown command '%s'\n%s", cmd, kUsage);
+  return kExitUsage;
+}

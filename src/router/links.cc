@@ -1,0 +1,312 @@
+// Router-to-router control links (docs/protocol.md section 6).
+//
+// Theory of operation: there is one Link per other site of the route table, indexed in table order without our own
+// site. For each pair the router whose site name sorts first dials (non-blocking, backoff 100 ms doubling to 5 s);
+// the other side learns of the link when a WAN connection's first message is a valid HELLO (relay.cc hands it to
+// AdoptLink). Both sides send HELLO, then NODE_ADD for each current lease, then NODE_ADD/NODE_DEL as leases come
+// and go, and a HEARTBEAT every 2 s. A link silent for 6 s, or sending anything malformed, is dropped and the
+// remote nodes it announced are forgotten; the dialer dials again.
+//
+// Control traffic is small and rare, so links use plain byte vectors for buffering (allocation is fine here).
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "router/router_impl.h"
+#include "sysio/net.h"
+
+namespace uvpn::router {
+namespace {
+constexpr int64_t kHeartbeatMs = 2000;
+constexpr int64_t kSilentMs = 6000;
+constexpr int64_t kHandshakeMs = 10000;
+constexpr int kMaxBackoffMs = 5000;
+constexpr size_t kMaxLinkOut = 16u << 20;  // a peer that reads nothing is dropped before we hold more
+
+const char* LinkStateName(LinkState s) {
+  switch (s) {
+    case LinkState::kDown: return "down";
+    case LinkState::kConnecting: return "connecting";
+    case LinkState::kHello: return "hello";
+    case LinkState::kUp: return "up";
+  }
+  return "?";
+}
+}  // namespace
+
+void Router::InitLinks() {
+  for (const auto& s : opt_.table.sites) {
+    if (&s == self_) continue;
+    Link l;
+    l.site = s.name;
+    l.endpoint = s.peer;
+    l.dialer = self_->name < s.name;
+    l.since_ms = now_ms_;
+    l.next_dial_ms = now_ms_;
+    links_.push_back(std::move(l));
+  }
+}
+
+static void SetLinkEvents(EventLoop& loop, Link& l, uint32_t li, uint32_t ev) {
+  if (l.ev == ev) return;
+  loop.Mod(l.fd, ev, Pack(Kind::kLink, li, l.gen));
+  l.ev = ev;
+}
+
+void Router::Dial(uint32_t li) {
+  Link& l = links_[li];
+  bool in_progress = false;
+  auto c = ConnectFrom(self_->peer.ip, l.endpoint, &in_progress);
+  if (!c) return LinkDown(li, c.error().message().c_str());
+  l.fd = c->Release();
+  ++l.gen;
+  l.state = LinkState::kConnecting;
+  l.since_ms = now_ms_;
+  l.ev = EPOLLOUT;
+  loop_.Add(l.fd, EPOLLOUT, Pack(Kind::kLink, li, l.gen));
+  LOG_DEBUG("link %s: dialing %s", l.site.c_str(), FormatEndpoint(l.endpoint).c_str());
+}
+
+void Router::SendHello(uint32_t li) {
+  proto::HelloMsg h;
+  h.site_len = static_cast<uint8_t>(std::min(self_->name.size(), proto::kMaxSiteName));
+  memcpy(h.site, self_->name.data(), h.site_len);
+  h.session_len = static_cast<uint8_t>(std::min(opt_.table.session.size(), proto::kMaxSessionId));
+  memcpy(h.session, opt_.table.session.data(), h.session_len);
+  uint8_t b[proto::kMaxMessage];
+  LinkSend(li, b, proto::Encode(h, b, sizeof b));
+}
+
+void Router::SendAllLeases(uint32_t li) {
+  uint32_t gen = links_[li].gen;
+  for (const Lease* l : leases_.Sorted()) {
+    proto::NodeAddMsg a;
+    a.vip = l->vip;
+    a.name_len = static_cast<uint8_t>(std::min(l->name.size(), proto::kMaxName));
+    memcpy(a.name, l->name.data(), a.name_len);
+    uint8_t b[16 + proto::kMaxName];
+    LinkSend(li, b, proto::Encode(a, b, sizeof b));
+    if (links_[li].gen != gen) return;  // the link went down
+  }
+}
+
+void Router::Broadcast(const uint8_t* p, size_t n) {
+  for (uint32_t i = 0; i < links_.size(); ++i)
+    if (links_[i].state == LinkState::kUp) LinkSend(i, p, n);
+}
+
+void Router::LinkSend(uint32_t li, const uint8_t* p, size_t n) {
+  Link& l = links_[li];
+  if (l.fd < 0 || n == 0) return;
+  if (l.out.size() - l.out_off + n > kMaxLinkOut) return LinkDown(li, "peer router does not read");
+  l.out.insert(l.out.end(), p, p + n);
+  l.last_sent_ms = now_ms_;
+  LinkFlush(li);
+}
+
+void Router::LinkFlush(uint32_t li) {
+  Link& l = links_[li];
+  if (l.state == LinkState::kConnecting) return;  // sent once connected
+  while (l.out_off < l.out.size()) {
+    ssize_t w = send(l.fd, l.out.data() + l.out_off, l.out.size() - l.out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      return LinkDown(li, strerror(errno));
+    }
+    l.out_off += static_cast<size_t>(w);
+  }
+  if (l.out_off == l.out.size()) {
+    l.out.clear();
+    l.out_off = 0;
+    SetLinkEvents(loop_, l, li, EPOLLIN);
+  } else {
+    SetLinkEvents(loop_, l, li, EPOLLIN | EPOLLOUT);
+  }
+}
+
+std::string Router::HelloError(const proto::HelloMsg& m, int* link_index) const {
+  std::string site(m.site, m.site_len), session(m.session, m.session_len);
+  if (session != opt_.table.session) return "HELLO for session '" + session + "', ours is '" + opt_.table.session + "'";
+  if (site == self_->name) return "HELLO names our own site '" + site + "'";
+  for (size_t i = 0; i < links_.size(); ++i) {
+    if (links_[i].site == site) {
+      *link_index = static_cast<int>(i);
+      return "";
+    }
+  }
+  return "HELLO from site '" + site + "', which is not in the route table";
+}
+
+void Router::AdoptLink(uint32_t slot, const proto::HelloMsg& m) {
+  int li = -1;
+  std::string err = HelloError(m, &li);
+  if (!err.empty()) return Drop(slot, err.c_str());
+  Relay& r = relays_[slot];
+  int fd = r.fd[0];
+  Endpoint peer = r.peer;
+  if (r.lookup_key[0]) lookups_.erase(r.lookup_key[0]);
+  r.lookup_key[0] = 0;
+  r.fd[0] = -1;
+  r.in_epoll[0] = false;
+  relays_.Free(slot);
+
+  if (links_[li].fd >= 0) LinkDown(static_cast<uint32_t>(li), "replaced by a new connection");
+  Link& l = links_[li];
+  l.fd = fd;
+  ++l.gen;
+  l.state = LinkState::kUp;
+  l.since_ms = now_ms_;
+  l.last_heard_ms = now_ms_;
+  l.backoff_ms = 100;
+  l.ev = EPOLLIN;
+  loop_.Mod(fd, EPOLLIN, Pack(Kind::kLink, static_cast<uint32_t>(li), l.gen));
+  LOG_INFO("link %s up (accepted from %s)", l.site.c_str(), FormatEndpoint(peer).c_str());
+  uint32_t gen = l.gen;
+  SendHello(li);
+  if (links_[li].gen == gen) SendAllLeases(li);
+}
+
+void Router::LinkDown(uint32_t li, const char* why) {
+  Link& l = links_[li];
+  bool was_up = l.state == LinkState::kUp;
+  if (l.fd >= 0) close(l.fd);
+  l.fd = -1;
+  l.ev = 0;
+  ++l.gen;
+  l.in.clear();
+  l.out.clear();
+  l.out_off = 0;
+  if (was_up) {
+    LOG_INFO("link %s down: %s", l.site.c_str(), why);
+    leases_.DropSite(l.site);
+  } else if (l.state != LinkState::kDown) {
+    LOG_DEBUG("link %s (%s) failed: %s", l.site.c_str(), LinkStateName(l.state), why);
+  }
+  if (was_up || l.state != LinkState::kDown) l.since_ms = now_ms_;
+  l.state = LinkState::kDown;
+  if (l.dialer) {
+    l.next_dial_ms = now_ms_ + l.backoff_ms;
+    l.backoff_ms = std::min(l.backoff_ms * 2, kMaxBackoffMs);
+  }
+}
+
+void Router::OnLinkEvent(uint32_t li, uint32_t events) {
+  Link& l = links_[li];
+  uint32_t gen = l.gen;
+  if (l.state == LinkState::kConnecting) {
+    int err = sysio::SocketError(l.fd);
+    if (err != 0) return LinkDown(li, strerror(err));
+    if (events & (EPOLLERR | EPOLLHUP)) return LinkDown(li, "hang-up while connecting");
+    l.state = LinkState::kHello;
+    l.last_heard_ms = now_ms_;
+    SendHello(li);  // HELLO first, then wait for theirs
+    return;
+  }
+  if (events & EPOLLERR) return LinkDown(li, strerror(sysio::SocketError(l.fd)));
+  if (events & EPOLLOUT) {
+    LinkFlush(li);
+    if (links_[li].gen != gen) return;
+  }
+  if (!(events & (EPOLLIN | EPOLLHUP))) return;
+  uint8_t buf[4096];
+  ssize_t n = recv(l.fd, buf, sizeof buf, 0);
+  if (n == 0) return LinkDown(li, "closed by peer");
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    return LinkDown(li, strerror(errno));
+  }
+  l.last_heard_ms = now_ms_;
+  l.in.insert(l.in.end(), buf, buf + n);
+  size_t off = 0;
+  while (links_[li].gen == gen) {
+    Link& cur = links_[li];
+    proto::MsgType t;
+    size_t total;
+    proto::Parse p = proto::PeekPrefix(cur.in.data() + off, cur.in.size() - off, &t, &total);
+    if (p == proto::Parse::kBad) return LinkDown(li, "malformed message");
+    if (p == proto::Parse::kNeedMore || cur.in.size() - off < total) break;
+    LinkHandle(li, t, cur.in.data() + off, total);
+    off += total;
+  }
+  if (links_[li].gen == gen) links_[li].in.erase(links_[li].in.begin(), links_[li].in.begin() + off);
+}
+
+void Router::LinkHandle(uint32_t li, proto::MsgType t, const uint8_t* p, size_t n) {
+  Link& l = links_[li];
+  size_t used;
+  if (l.state == LinkState::kHello) {
+    proto::HelloMsg h;
+    if (t != proto::MsgType::kHello || proto::Decode(p, n, &h, &used) != proto::Parse::kOk)
+      return LinkDown(li, "expected HELLO");
+    int idx = -1;
+    std::string err = HelloError(h, &idx);
+    if (err.empty() && idx != static_cast<int>(li)) err = "HELLO from a different site than dialled";
+    if (!err.empty()) {
+      LOG_WARN("link %s: %s", l.site.c_str(), err.c_str());
+      return LinkDown(li, err.c_str());
+    }
+    l.state = LinkState::kUp;
+    l.since_ms = now_ms_;
+    l.backoff_ms = 100;
+    LOG_INFO("link %s up (dialled %s)", l.site.c_str(), FormatEndpoint(l.endpoint).c_str());
+    return SendAllLeases(li);
+  }
+  const routes::Site* site = nullptr;
+  for (const auto& s : opt_.table.sites)
+    if (s.name == l.site) site = &s;
+  switch (t) {
+    case proto::MsgType::kHeartbeat: {
+      proto::HeartbeatMsg hb;
+      if (proto::Decode(p, n, &hb, &used) != proto::Parse::kOk) return LinkDown(li, "bad HEARTBEAT");
+      return;
+    }
+    case proto::MsgType::kNodeAdd: {
+      proto::NodeAddMsg a;
+      if (proto::Decode(p, n, &a, &used) != proto::Parse::kOk) return LinkDown(li, "bad NODE_ADD");
+      if (!site || !site->subnet.contains(a.vip)) {
+        LOG_WARN("link %s: NODE_ADD %s outside its subnet ignored", l.site.c_str(), FormatIp4(a.vip).c_str());
+        return;
+      }
+      LOG_DEBUG("link %s: node %s (%.*s)", l.site.c_str(), FormatIp4(a.vip).c_str(), a.name_len, a.name);
+      leases_.AddRemote(a.vip, std::string(a.name, a.name_len), l.site);
+      return;
+    }
+    case proto::MsgType::kNodeDel: {
+      proto::NodeDelMsg d;
+      if (proto::Decode(p, n, &d, &used) != proto::Parse::kOk) return LinkDown(li, "bad NODE_DEL");
+      leases_.DelRemote(d.vip, l.site);
+      return;
+    }
+    default:
+      return LinkDown(li, "unexpected message type on a link");
+  }
+}
+
+void Router::LinkTick() {
+  for (uint32_t i = 0; i < links_.size(); ++i) {
+    Link& l = links_[i];
+    switch (l.state) {
+      case LinkState::kDown:
+        if (l.dialer && now_ms_ >= l.next_dial_ms) Dial(i);
+        break;
+      case LinkState::kConnecting:
+      case LinkState::kHello:
+        if (now_ms_ - l.since_ms > kHandshakeMs) LinkDown(i, "handshake timeout");
+        break;
+      case LinkState::kUp:
+        if (now_ms_ - l.last_heard_ms > kSilentMs) {
+          LinkDown(i, "silent for 6 s");
+        } else if (now_ms_ - l.last_sent_ms >= kHeartbeatMs) {
+          proto::HeartbeatMsg hb{++l.hb_seq};
+          uint8_t b[proto::kHeartbeatSize];
+          LinkSend(i, b, proto::Encode(hb, b, sizeof b));
+        }
+        break;
+    }
+  }
+}
+
+}  // namespace uvpn::router

@@ -1,0 +1,216 @@
+// Node-facing control: registration connections (leases and heartbeats) and LOOKUP over UDP.
+//
+// Theory of operation: a connection on the node listener whose first message is REGISTER becomes a registration:
+// it takes a reference on the lease of its real source address (leases.h), gets REGISTER_OK (or REGISTER_ERR and
+// a close), and then only exchanges HEARTBEATs; the reference is dropped when the connection closes, misbehaves,
+// or stays silent for 3 heartbeat intervals. A lease that appears or ends is announced to every router link.
+//
+// LOOKUP answers from `lookups_`, keyed by the real (node ip, node port, router port) of a node-facing relay
+// connection: leg 0 on the home router, leg 2 on the destination's router. An entry follows its live relay and is
+// frozen (failed with the code, or closed) for 60 s when the relay ends. Only the node itself may ask.
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "router/router_impl.h"
+#include "sysio/net.h"
+
+namespace uvpn::router {
+namespace {
+constexpr int64_t kLookupKeepMs = 60000;
+constexpr int kUdpBatch = 64;
+}  // namespace
+
+void Router::AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m) {
+  Relay& r = relays_[slot];
+  Endpoint peer = r.peer;
+  int fd = r.fd[0];
+  // The slot gives the fd away: no LOOKUP entry, no close.
+  if (r.lookup_key[0]) lookups_.erase(r.lookup_key[0]);
+  r.lookup_key[0] = 0;
+  r.fd[0] = -1;
+  r.in_epoll[0] = false;
+  relays_.Free(slot);
+
+  bool created = false;
+  auto lease = leases_.Acquire(peer.ip, m.want_vip, std::string(m.name, m.name_len), &created);
+  if (!lease) {
+    LOG_INFO("registration from %s (pid %u) refused: %s", FormatEndpoint(peer).c_str(), m.pid,
+             lease.error().message().c_str());
+    proto::RegisterErrMsg e;
+    e.code = proto::WireCode::kHostUnreach;  // "address taken or out of the site's subnet"
+    const std::string& text = lease.error().message();
+    e.text_len = static_cast<uint8_t>(std::min(text.size(), proto::kMaxErrText));
+    memcpy(e.text, text.data(), e.text_len);
+    uint8_t b[12 + proto::kMaxErrText];
+    size_t n = proto::Encode(e, b, sizeof b);
+    send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
+    return;
+  }
+  const Lease* l = *lease;
+  uint32_t gi = regs_.Alloc();
+  if (gi == kMaxSlots) {
+    close(fd);
+    Ip4 vip;
+    leases_.Release(peer.ip, &vip);
+    return;
+  }
+  Reg& g = regs_[gi];
+  g.fd = fd;
+  g.real = peer.ip;
+  g.vip = l->vip;
+  g.last_heard_ms = now_ms_;
+  if (!loop_.Mod(fd, EPOLLIN, Pack(Kind::kReg, gi, regs_.Gen(gi)))) {
+    LOG_WARN("epoll_ctl: %s", strerror(errno));
+  }
+
+  proto::RegisterOkMsg ok;
+  ok.vip = l->vip;
+  ok.real_ip = peer.ip;
+  ok.net = opt_.table.network.base;
+  ok.net_prefix = opt_.table.network.prefix;
+  ok.heartbeat_s = static_cast<uint8_t>(opt_.heartbeat_s);
+  ok.name_len = static_cast<uint8_t>(std::min(l->name.size(), proto::kMaxName));
+  memcpy(ok.name, l->name.data(), ok.name_len);
+  uint8_t b[24 + proto::kMaxName];
+  size_t n = proto::Encode(ok, b, sizeof b);
+  if (send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(n)) {
+    EndReg(gi, "writing REGISTER_OK failed");
+    return;
+  }
+  if (created) {
+    LOG_INFO("lease add %s -> %s (%s, pid %u)", FormatIp4(l->vip).c_str(), FormatIp4(peer.ip).c_str(),
+             l->name.c_str(), m.pid);
+    proto::NodeAddMsg a;
+    a.vip = l->vip;
+    a.name_len = ok.name_len;
+    memcpy(a.name, ok.name, ok.name_len);
+    uint8_t ab[16 + proto::kMaxName];
+    Broadcast(ab, proto::Encode(a, ab, sizeof ab));
+  } else {
+    LOG_DEBUG("lease %s shared by another registration from %s (pid %u)", FormatIp4(l->vip).c_str(),
+              FormatIp4(peer.ip).c_str(), m.pid);
+  }
+}
+
+void Router::OnRegEvent(uint32_t gi, uint32_t /*events*/) {
+  Reg& g = regs_[gi];
+  ssize_t n = recv(g.fd, g.buf + g.have, sizeof g.buf - g.have, 0);
+  if (n == 0) return EndReg(gi, "closed");
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    return EndReg(gi, strerror(errno));
+  }
+  g.have = static_cast<uint8_t>(g.have + n);
+  proto::MsgType t;
+  size_t total;
+  proto::Parse p = proto::PeekPrefix(g.buf, g.have, &t, &total);
+  if (p == proto::Parse::kBad || (p == proto::Parse::kOk && t != proto::MsgType::kHeartbeat))
+    return EndReg(gi, "unexpected or malformed message on a registration connection");
+  if (g.have < sizeof g.buf) return;
+  proto::HeartbeatMsg hb;
+  size_t used;
+  if (proto::Decode(g.buf, g.have, &hb, &used) != proto::Parse::kOk) return EndReg(gi, "bad HEARTBEAT");
+  g.have = 0;
+  g.last_heard_ms = now_ms_;
+  uint8_t b[proto::kHeartbeatSize];
+  proto::Encode(hb, b, sizeof b);
+  send(g.fd, b, sizeof b, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void Router::EndReg(uint32_t gi, const char* why) {
+  Reg& g = regs_[gi];
+  close(g.fd);
+  g.fd = -1;
+  Ip4 vip = 0;
+  if (leases_.Release(g.real, &vip)) {
+    LOG_INFO("lease del %s (%s): registration %s", FormatIp4(vip).c_str(), FormatIp4(g.real).c_str(), why);
+    proto::NodeDelMsg d{vip};
+    uint8_t b[proto::kNodeDelSize];
+    Broadcast(b, proto::Encode(d, b, sizeof b));
+  } else {
+    LOG_DEBUG("registration from %s ended: %s", FormatIp4(g.real).c_str(), why);
+  }
+  regs_.Free(gi);
+}
+
+void Router::RegTimeouts() {
+  int64_t limit = 3LL * opt_.heartbeat_s * 1000;
+  for (uint32_t i = 0; i < regs_.end(); ++i)
+    if (regs_.InUse(i) && now_ms_ - regs_[i].last_heard_ms > limit) EndReg(i, "missed 3 heartbeats");
+}
+
+void Router::FreezeLookup(uint64_t key, proto::RelayState st, proto::WireCode code) {
+  auto it = lookups_.find(key);
+  if (it == lookups_.end() || !it->second.live) return;
+  it->second.live = false;
+  it->second.state = st;
+  it->second.code = st == proto::RelayState::kFailed ? code : proto::WireCode::kOk;
+  it->second.expires_ms = now_ms_ + kLookupKeepMs;
+  lookup_expiry_.emplace_back(it->second.expires_ms, key);
+}
+
+void Router::ExpireLookups() {
+  while (!lookup_expiry_.empty() && lookup_expiry_.front().first <= now_ms_) {
+    auto [when, key] = lookup_expiry_.front();
+    lookup_expiry_.pop_front();
+    auto it = lookups_.find(key);
+    if (it != lookups_.end() && !it->second.live && it->second.expires_ms == when) lookups_.erase(it);
+  }
+}
+
+void Router::OnUdp() {
+  for (int i = 0; i < kUdpBatch; ++i) {
+    uint8_t buf[64];
+    sockaddr_in sa{};
+    socklen_t len = sizeof sa;
+    ssize_t n = recvfrom(udp_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&sa), &len);
+    if (n < 0) return;
+    Endpoint from = sysio::FromSockaddr(sa);
+    proto::LookupMsg q;
+    size_t used;
+    if (proto::Decode(buf, static_cast<size_t>(n), &q, &used) != proto::Parse::kOk ||
+        used != static_cast<size_t>(n)) {
+      LOG_DEBUG("udp %s: malformed LOOKUP ignored", FormatEndpoint(from).c_str());
+      continue;
+    }
+    if (from.ip != q.node_ip) {
+      LOG_DEBUG("udp %s: LOOKUP about %s ignored (not its own)", FormatEndpoint(from).c_str(),
+                FormatIp4(q.node_ip).c_str());
+      continue;
+    }
+    proto::LookupReplyMsg rep;
+    rep.query_id = q.query_id;
+    auto it = lookups_.find(LookupKey(q.node_ip, q.node_port, q.router_port));
+    if (it != lookups_.end()) {
+      const LookupEntry& e = it->second;
+      if (e.live) {
+        if (!relays_.Live(e.slot, e.gen)) {
+          rep.state = proto::RelayState::kUnknown;
+        } else {
+          const Relay& r = relays_[e.slot];
+          rep.state = r.state == RState::kEstablished ? proto::RelayState::kEstablished
+                                                      : proto::RelayState::kPending;
+        }
+      } else {
+        rep.state = e.state;
+        rep.code = e.code;
+      }
+      if (rep.state != proto::RelayState::kUnknown) {
+        rep.local_vip = e.local.ip;
+        rep.local_port = e.local.port;
+        rep.peer_vip = e.peer.ip;
+        rep.peer_port = e.peer.port;
+      }
+    }
+    uint8_t out[proto::kLookupReplySize];
+    size_t m = proto::Encode(rep, out, sizeof out);
+    sendto(udp_.get(), out, m, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), len);
+  }
+}
+
+}  // namespace uvpn::router

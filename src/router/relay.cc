@@ -1,0 +1,502 @@
+// Accepted connections and relays: the state machine of router_impl.h and splice() data movement.
+//
+// Theory of operation: every TCP connection accepted on the node or WAN listener starts as a relay slot in state
+// ACCEPTED, reading its first message with exact-size reads (prefix, then the rest) so that bytes behind it stay
+// in the socket for splice. A REGISTER or HELLO hands the fd over to nodes.cc / links.cc; a CONN_HEADER starts a
+// relay. Set-up failures answer with a STATUS (leg 1 always, leg 0 only if WANT_STATUS) and close -- leg 0 with a
+// RST so that a program that did not wait for STATUS sees ECONNRESET.
+//
+// Data movement (ESTABLISHED), per direction d (side d -> side 1-d): on readability of side d, one splice from the
+// socket into the direction's pipe and one from the pipe into the other socket. Bytes left in the pipe mean the
+// sink is full: the source loses EPOLLIN and the sink gains EPOLLOUT until the pipe drains. epoll_ctl is called
+// only when that interest changes, so the steady state costs two splices per readiness event and nothing else.
+// EOF on a source becomes shutdown(SHUT_WR) on the sink once its pipe is empty; both directions shut -> close.
+// Socket errors reset the other side (SO_LINGER 0).
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "router/router_impl.h"
+#include "sysio/net.h"
+
+namespace uvpn::router {
+namespace {
+
+using proto::WireCode;
+
+constexpr int kAcceptBatch = 64;
+
+void SetNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void CloseRst(int fd) {
+  if (fd < 0) return;
+  linger l{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  close(fd);
+}
+
+bool SendSmall(int fd, const uint8_t* p, size_t n) {
+  ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  return w == static_cast<ssize_t>(n);
+}
+
+bool SendStatus(int fd, WireCode code) {
+  uint8_t b[proto::kStatusSize];
+  proto::Encode(proto::StatusMsg{code}, b, sizeof b);
+  return SendSmall(fd, b, sizeof b);
+}
+
+const char* CodeName(WireCode c) {
+  switch (c) {
+    case WireCode::kOk: return "ok";
+    case WireCode::kConnRefused: return "ECONNREFUSED";
+    case WireCode::kHostUnreach: return "EHOSTUNREACH";
+    case WireCode::kNetUnreach: return "ENETUNREACH";
+    case WireCode::kTimedOut: return "ETIMEDOUT";
+    case WireCode::kConnReset: return "ECONNRESET";
+    case WireCode::kAccess: return "EACCES";
+    case WireCode::kProto: return "EPROTO";
+  }
+  return "?";
+}
+
+bool AcceptsNodes(Kind k) { return k == Kind::kNodeListen || k == Kind::kBothListen; }
+bool AcceptsRouters(Kind k) { return k == Kind::kWanListen || k == Kind::kBothListen; }
+
+}  // namespace
+
+Result<sysio::Fd> ConnectFrom(Ip4 src, const Endpoint& dst, bool* in_progress) {
+  sysio::Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::Errno(errno, "socket");
+  if (src != 0) {
+    int one = 1;
+    setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in sa = sysio::ToSockaddr({src, 0});
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+      return Status::Errno(errno, "bind " + FormatIp4(src));
+  }
+  sockaddr_in sa = sysio::ToSockaddr(dst);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+    *in_progress = false;
+  } else if (errno == EINPROGRESS) {
+    *in_progress = true;
+  } else {
+    return Status::Errno(errno, "connect " + FormatEndpoint(dst));
+  }
+  return fd;
+}
+
+void Router::OnAccept(Kind listener, int lfd) {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_in sa{};
+    socklen_t len = sizeof sa;
+    int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        LOG_WARN("accept: %s (%u relays)", strerror(errno), RelayCount());
+      return;
+    }
+    uint32_t slot = relays_.Alloc();
+    if (slot == kMaxSlots) {
+      CloseRst(fd);
+      continue;
+    }
+    Relay& r = relays_[slot];
+    r.listener = listener;
+    r.fd[0] = fd;
+    r.peer = sysio::FromSockaddr(sa);
+    r.started_ms = now_ms_;
+    r.deadline_ms = now_ms_ + opt_.header_timeout_ms;
+    SetNoDelay(fd);
+    if (AcceptsNodes(listener)) {
+      uint64_t key = LookupKey(r.peer.ip, r.peer.port, self_->node.port);
+      r.lookup_key[0] = key;
+      lookups_[key] = LookupEntry{slot, relays_.Gen(slot), true};
+    }
+    SetEvents(slot, 0, EPOLLIN);
+  }
+}
+
+void Router::Drop(uint32_t slot, const char* why) {
+  Relay& r = relays_[slot];
+  LOG_WARN("%s: %s; connection closed", FormatEndpoint(r.peer).c_str(), why);
+  FreeRelay(slot, proto::RelayState::kFailed, WireCode::kProto);
+}
+
+void Router::ReadFirst(uint32_t slot) {
+  Relay& r = relays_[slot];
+  size_t total = proto::kPrefixSize;
+  proto::MsgType type = proto::MsgType::kConnHeader;
+  // Re-entered on every readiness event: a prefix read earlier already passed PeekPrefix, so it gives the total.
+  if (r.have >= proto::kPrefixSize && proto::PeekPrefix(r.buf, r.have, &type, &total) != proto::Parse::kOk)
+    return Drop(slot, "bad message prefix");
+  for (;;) {
+    // Exact reads: the prefix, then the rest of the message; bytes behind it stay in the socket for splice.
+    size_t want = (r.have < proto::kPrefixSize ? proto::kPrefixSize : total) - r.have;
+    if (want == 0 || r.have + want > sizeof r.buf) return Drop(slot, "internal: bad first-message length");
+    ssize_t n = recv(r.fd[0], r.buf + r.have, want, 0);
+    if (n == 0) {
+      if (r.have == 0) {
+        LOG_DEBUG("%s: closed without a message", FormatEndpoint(r.peer).c_str());
+        FreeRelay(slot, proto::RelayState::kFailed, WireCode::kProto);
+      } else {
+        Drop(slot, "truncated first message");
+      }
+      return;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      Drop(slot, strerror(errno));
+      return;
+    }
+    r.have = static_cast<uint8_t>(r.have + n);
+    proto::Parse p = proto::PeekPrefix(r.buf, r.have, &type, &total);
+    if (p == proto::Parse::kBad) return Drop(slot, "bad message prefix (garbage, unknown type or length)");
+    if (p == proto::Parse::kNeedMore) continue;
+    bool ok_type = type == proto::MsgType::kConnHeader ||
+                   (type == proto::MsgType::kRegister && AcceptsNodes(r.listener)) ||
+                   (type == proto::MsgType::kHello && AcceptsRouters(r.listener));
+    if (!ok_type) {
+      char why[64];
+      snprintf(why, sizeof why, "unexpected message type %u as first message", static_cast<unsigned>(type));
+      return Drop(slot, why);
+    }
+    if (r.have < total) continue;
+
+    size_t used = 0;
+    switch (type) {
+      case proto::MsgType::kConnHeader: {
+        if (proto::Decode(r.buf, r.have, &r.hdr, &used) != proto::Parse::kOk) return Drop(slot, "bad CONN_HEADER");
+        bool hop_ok = (r.hdr.hop == proto::Hop::kNodeToHome && AcceptsNodes(r.listener)) ||
+                      (r.hdr.hop == proto::Hop::kHomeToPeer && AcceptsRouters(r.listener));
+        if (!hop_ok) {
+          char why[64];
+          snprintf(why, sizeof why, "CONN_HEADER with hop %u not allowed on this listener",
+                   static_cast<unsigned>(r.hdr.hop));
+          return Drop(slot, why);
+        }
+        return StartRelay(slot);
+      }
+      case proto::MsgType::kRegister: {
+        proto::RegisterMsg m;
+        if (proto::Decode(r.buf, r.have, &m, &used) != proto::Parse::kOk) return Drop(slot, "bad REGISTER");
+        return AdoptRegistration(slot, m);
+      }
+      case proto::MsgType::kHello: {
+        proto::HelloMsg m;
+        if (proto::Decode(r.buf, r.have, &m, &used) != proto::Parse::kOk) return Drop(slot, "bad HELLO");
+        return AdoptLink(slot, m);
+      }
+      default:
+        return Drop(slot, "unexpected message");
+    }
+  }
+}
+
+void Router::StartRelay(uint32_t slot) {
+  Relay& r = relays_[slot];
+  Endpoint target;
+  if (r.hdr.hop == proto::Hop::kNodeToHome) {
+    r.want_status = (r.hdr.flags & proto::kFlagWantStatus) != 0;
+    r.hdr.flags = 0;
+    r.id = (static_cast<uint64_t>(self_index_ + 1) << 48) | next_relay_id_++;
+    r.hdr.relay_id = r.id;
+    r.role = Role::kHomeLocal;  // until the destination's site is known (Fail needs a home role)
+    const Lease* src = leases_.ByReal(r.peer.ip);
+    r.hdr.src_vip = src ? src->vip : 0;
+    r.hdr.src_port = r.peer.port;
+    if (auto it = lookups_.find(r.lookup_key[0]); it != lookups_.end()) {
+      it->second.local = {r.hdr.src_vip, r.hdr.src_port};
+      it->second.peer = {r.hdr.dst_vip, r.hdr.dst_port};
+    }
+    if (!src) return Fail(slot, WireCode::kAccess, "source address has no lease");
+    const routes::Site* site = nullptr;
+    if (opt_.table.network.contains(r.hdr.dst_vip)) {
+      for (const auto& s : opt_.table.sites)
+        if (s.subnet.contains(r.hdr.dst_vip)) site = &s;
+    }
+    if (!site) return Fail(slot, WireCode::kHostUnreach, "destination is in no site's subnet");
+    if (site == self_) {
+      const Lease* dst = leases_.ByVip(r.hdr.dst_vip);
+      if (!dst) return Fail(slot, WireCode::kHostUnreach, "destination has no lease");
+      target = {dst->real, r.hdr.dst_port};
+      r.hdr.hop = proto::Hop::kRouterToDest;
+    } else {
+      r.role = Role::kHomeRemote;
+      target = site->peer;
+      r.hdr.hop = proto::Hop::kHomeToPeer;
+    }
+  } else {
+    r.role = Role::kPeer;
+    r.id = r.hdr.relay_id;
+    r.hdr.flags = 0;
+    if (!self_->subnet.contains(r.hdr.dst_vip))
+      return Fail(slot, WireCode::kHostUnreach, "destination is not in this site's subnet");
+    const Lease* dst = leases_.ByVip(r.hdr.dst_vip);
+    if (!dst) return Fail(slot, WireCode::kHostUnreach, "destination has no lease");
+    target = {dst->real, r.hdr.dst_port};
+    r.hdr.hop = proto::Hop::kRouterToDest;
+  }
+
+  bool in_progress = false;
+  auto c = ConnectFrom(r.role == Role::kHomeRemote ? self_->peer.ip : self_->node.ip, target, &in_progress);
+  if (!c) {
+    WireCode code = r.role == Role::kHomeRemote ? WireCode::kHostUnreach : proto::ErrnoToWireCode(c.error().code());
+    return Fail(slot, code, c.error().message().c_str());
+  }
+  r.fd[1] = c->Release();
+  SetNoDelay(r.fd[1]);
+  if (r.role != Role::kHomeRemote) {
+    // Leg 2: the destination's shim may ask about this connection by its real 4-tuple.
+    if (auto local = sysio::LocalEndpoint(r.fd[1])) {
+      uint64_t key = LookupKey(target.ip, target.port, local->port);
+      r.lookup_key[1] = key;
+      LookupEntry e{slot, relays_.Gen(slot), true};
+      e.local = {r.hdr.dst_vip, r.hdr.dst_port};
+      e.peer = {r.hdr.src_vip, r.hdr.src_port};
+      lookups_[key] = e;
+    }
+  }
+  r.state = RState::kConnecting;
+  r.have = 0;
+  r.deadline_ms = now_ms_ + opt_.connect_timeout_ms;
+  LOG_DEBUG("relay %016llx %s:%u -> %s:%u: connecting to %s", static_cast<unsigned long long>(r.id),
+            FormatIp4(r.hdr.src_vip).c_str(), r.hdr.src_port, FormatIp4(r.hdr.dst_vip).c_str(), r.hdr.dst_port,
+            FormatEndpoint(target).c_str());
+  SetEvents(slot, 0, 0);  // errors and hang-ups only while setting up
+  if (in_progress) {
+    SetEvents(slot, 1, EPOLLOUT);
+  } else {
+    OnConnected(slot);
+  }
+}
+
+void Router::OnConnected(uint32_t slot) {
+  Relay& r = relays_[slot];
+  uint8_t b[proto::kConnHeaderSize];
+  proto::Encode(r.hdr, b, sizeof b);
+  if (!SendSmall(r.fd[1], b, sizeof b)) return Fail(slot, WireCode::kConnReset, "writing the header failed");
+  if (r.role == Role::kHomeRemote) {
+    r.state = RState::kAwaitStatus;
+    r.have = 0;
+    SetEvents(slot, 1, EPOLLIN);
+    return;
+  }
+  if (r.role == Role::kPeer || r.want_status) {
+    if (!SendStatus(r.fd[0], WireCode::kOk)) return Reset(slot, "writing STATUS failed");
+  }
+  Establish(slot);
+}
+
+void Router::ReadStatus(uint32_t slot) {
+  Relay& r = relays_[slot];
+  ssize_t n = recv(r.fd[1], r.buf + r.have, proto::kStatusSize - r.have, 0);
+  if (n == 0) return Fail(slot, WireCode::kConnReset, "peer router closed leg 1 before STATUS");
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    return Fail(slot, WireCode::kConnReset, strerror(errno));
+  }
+  r.have = static_cast<uint8_t>(r.have + n);
+  if (r.have < proto::kStatusSize) return;
+  proto::StatusMsg m;
+  size_t used;
+  if (proto::Decode(r.buf, r.have, &m, &used) != proto::Parse::kOk)
+    return Fail(slot, WireCode::kProto, "bad STATUS from peer router");
+  if (m.code != WireCode::kOk) return Fail(slot, m.code, "peer router reports failure");
+  if (r.want_status && !SendStatus(r.fd[0], WireCode::kOk)) return Reset(slot, "writing STATUS failed");
+  Establish(slot);
+}
+
+void Router::Establish(uint32_t slot) {
+  Relay& r = relays_[slot];
+  r.state = RState::kEstablished;
+  r.have = 0;
+  LOG_DEBUG("relay %016llx %s:%u -> %s:%u established", static_cast<unsigned long long>(r.id),
+            FormatIp4(r.hdr.src_vip).c_str(), r.hdr.src_port, FormatIp4(r.hdr.dst_vip).c_str(), r.hdr.dst_port);
+  UpdateInterest(slot);
+}
+
+void Router::Fail(uint32_t slot, WireCode code, const char* why) {
+  Relay& r = relays_[slot];
+  LOG_INFO("relay %016llx from %s %s:%u -> %s:%u failed: %s (%s)", static_cast<unsigned long long>(r.id),
+           FormatEndpoint(r.peer).c_str(), FormatIp4(r.hdr.src_vip).c_str(), r.hdr.src_port,
+           FormatIp4(r.hdr.dst_vip).c_str(), r.hdr.dst_port, CodeName(code), why);
+  if (r.role == Role::kPeer) {
+    SendStatus(r.fd[0], code);
+    close(r.fd[0]);
+  } else {
+    if (r.want_status) SendStatus(r.fd[0], code);
+    CloseRst(r.fd[0]);
+  }
+  r.fd[0] = -1;
+  r.in_epoll[0] = false;
+  FreeRelay(slot, proto::RelayState::kFailed, code);
+}
+
+void Router::Reset(uint32_t slot, const char* why) {
+  Relay& r = relays_[slot];
+  LOG_DEBUG("relay %016llx reset: %s (fwd %llu rev %llu bytes)", static_cast<unsigned long long>(r.id), why,
+            static_cast<unsigned long long>(r.dir[0].bytes), static_cast<unsigned long long>(r.dir[1].bytes));
+  for (int s = 0; s < 2; ++s) {
+    CloseRst(r.fd[s]);
+    r.fd[s] = -1;
+    r.in_epoll[s] = false;
+  }
+  bool est = r.state == RState::kEstablished;
+  FreeRelay(slot, est ? proto::RelayState::kClosed : proto::RelayState::kFailed, WireCode::kConnReset);
+}
+
+void Router::FreeRelay(uint32_t slot, proto::RelayState final_state, WireCode code) {
+  Relay& r = relays_[slot];
+  for (int s = 0; s < 2; ++s) {
+    if (r.fd[s] >= 0) close(r.fd[s]);  // closing removes it from epoll
+    r.fd[s] = -1;
+    Dir& d = r.dir[s];
+    if (d.pipe.valid()) {
+      if (d.in_pipe == 0) {
+        pipes_.Put(d.pipe);
+      } else {
+        PipePool::Close(d.pipe);
+      }
+      d.pipe = Pipe{};
+    }
+    if (r.lookup_key[s]) FreezeLookup(r.lookup_key[s], final_state, code);
+  }
+  relays_.Free(slot);
+}
+
+void Router::RelayTimeouts() {
+  for (uint32_t i = 0; i < relays_.end(); ++i) {
+    if (!relays_.InUse(i)) continue;
+    Relay& r = relays_[i];
+    if (r.state == RState::kEstablished || now_ms_ < r.deadline_ms) continue;
+    if (r.state == RState::kAccepted) {
+      Drop(i, "no complete first message within the header timeout");
+    } else {
+      Fail(i, WireCode::kTimedOut, "connect timeout");
+    }
+  }
+}
+
+// ---- relay events and data movement
+
+void Router::OnRelayEvent(uint32_t slot, int side, uint32_t events) {
+  Relay& r = relays_[slot];
+  uint32_t gen = relays_.Gen(slot);
+  switch (r.state) {
+    case RState::kAccepted:
+      return ReadFirst(slot);
+    case RState::kConnecting:
+      if (side == 0) return Reset(slot, "client connection failed during set-up");
+      if (int err = sysio::SocketError(r.fd[1]); err != 0) {
+        WireCode code = r.role == Role::kHomeRemote ? WireCode::kHostUnreach : proto::ErrnoToWireCode(err);
+        return Fail(slot, code, strerror(err));
+      }
+      if (events & (EPOLLERR | EPOLLHUP)) return Fail(slot, WireCode::kConnReset, "hang-up while connecting");
+      return OnConnected(slot);
+    case RState::kAwaitStatus:
+      if (side == 0) return Reset(slot, "client connection failed during set-up");
+      return ReadStatus(slot);
+    case RState::kEstablished:
+      break;
+  }
+  if (events & EPOLLERR) {
+    int err = sysio::SocketError(r.fd[side]);
+    return Reset(slot, err ? strerror(err) : "socket error");
+  }
+  if ((events & (EPOLLIN | EPOLLHUP)) && !r.dir[side].eof) {
+    Pump(slot, side);
+    if (!relays_.Live(slot, gen)) return;
+  }
+  if (events & EPOLLOUT) {
+    Flush(slot, 1 - side);
+    if (!relays_.Live(slot, gen)) return;
+  }
+  if ((events & EPOLLHUP) && r.dir[side].eof && !r.dir[1 - side].shut && r.dir[1 - side].in_pipe == 0)
+    return Reset(slot, "hang-up");  // the socket is fully closed but we still owed it data or an EOF
+  UpdateInterest(slot);
+  MaybeFinish(slot);
+}
+
+// Splices pipe -> sink. Returns false if the relay was reset.
+static bool SpliceOut(Dir& d, int sink, bool* err) {
+  ssize_t n = splice(d.pipe.r, nullptr, sink, nullptr, d.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (n > 0) {
+    d.in_pipe -= static_cast<uint32_t>(n);
+    d.bytes += static_cast<uint64_t>(n);
+  } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    *err = true;
+    return false;
+  }
+  return true;
+}
+
+void Router::Pump(uint32_t slot, int d) {
+  Relay& r = relays_[slot];
+  Dir& dir = r.dir[d];
+  if (!dir.pipe.valid()) {
+    dir.pipe = pipes_.Get();
+    if (!dir.pipe.valid()) return Reset(slot, "no pipe (out of file descriptors?)");
+  }
+  uint32_t space = dir.pipe.cap - dir.in_pipe;
+  if (space > 0) {
+    ssize_t n = splice(r.fd[d], nullptr, dir.pipe.w, nullptr, space, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      dir.in_pipe += static_cast<uint32_t>(n);
+    } else if (n == 0) {
+      dir.eof = true;
+    } else if (errno != EAGAIN && errno != EINTR) {
+      return Reset(slot, strerror(errno));
+    }
+  }
+  Flush(slot, d);
+}
+
+void Router::Flush(uint32_t slot, int d) {
+  Relay& r = relays_[slot];
+  Dir& dir = r.dir[d];
+  if (dir.in_pipe > 0) {
+    bool err = false;
+    if (!SpliceOut(dir, r.fd[1 - d], &err)) return Reset(slot, strerror(errno));
+  }
+  if (dir.in_pipe == 0 && dir.pipe.valid()) {
+    pipes_.Put(dir.pipe);
+    dir.pipe = Pipe{};
+  }
+  if (dir.eof && dir.in_pipe == 0 && !dir.shut) {
+    shutdown(r.fd[1 - d], SHUT_WR);
+    dir.shut = true;
+  }
+}
+
+void Router::UpdateInterest(uint32_t slot) {
+  Relay& r = relays_[slot];
+  for (int s = 0; s < 2; ++s) {
+    if (r.dir[s].eof && r.dir[1 - s].shut) {
+      DelFromEpoll(slot, s);  // nothing more to read from it or write to it
+      continue;
+    }
+    uint32_t ev = 0;
+    if (!r.dir[s].eof && r.dir[s].in_pipe == 0) ev |= EPOLLIN;
+    if (r.dir[1 - s].in_pipe > 0) ev |= EPOLLOUT;
+    SetEvents(slot, s, ev);
+  }
+}
+
+void Router::MaybeFinish(uint32_t slot) {
+  Relay& r = relays_[slot];
+  if (!(r.dir[0].shut && r.dir[1].shut)) return;
+  LOG_DEBUG("relay %016llx closed (fwd %llu rev %llu bytes)", static_cast<unsigned long long>(r.id),
+            static_cast<unsigned long long>(r.dir[0].bytes), static_cast<unsigned long long>(r.dir[1].bytes));
+  FreeRelay(slot, proto::RelayState::kClosed, WireCode::kOk);
+}
+
+}  // namespace uvpn::router

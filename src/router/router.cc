@@ -1,0 +1,221 @@
+// Start-up, the event loop and shutdown of the subnet router (docs/architecture.md "Router internals").
+//
+// Theory of operation: Run() builds one Router, opens its listeners (TCP and UDP on the site's node endpoint, TCP
+// on its peer endpoint -- one listener serves both when the two endpoints are equal), the status socket and the
+// router links, then loops on epoll_wait. Every event carries a Tag; Dispatch() drops events whose slot generation
+// no longer matches (stale) and hands the rest to the owner of that kind. A 100 ms timerfd tick drives timeouts
+// and link heartbeats; SIGTERM/SIGINT arrive through a signalfd and end the loop, after which listeners close,
+// relays are reset, the status socket is removed and Run() returns 0.
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "router/router.h"
+#include "router/router_impl.h"
+#include "sysio/net.h"
+
+namespace uvpn::router {
+
+const char* StateName(RState s) {
+  switch (s) {
+    case RState::kAccepted: return "accepted";
+    case RState::kConnecting: return "connecting";
+    case RState::kAwaitStatus: return "await_status";
+    case RState::kEstablished: return "established";
+  }
+  return "?";
+}
+
+namespace {
+
+const routes::Site* FindSite(const routes::RouteTable& t, const std::string& name, int* index) {
+  for (size_t i = 0; i < t.sites.size(); ++i) {
+    if (t.sites[i].name == name) {
+      *index = static_cast<int>(i);
+      return &t.sites[i];
+    }
+  }
+  return nullptr;
+}
+
+void RaiseFdLimit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) LOG_WARN("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+  }
+  LOG_DEBUG("RLIMIT_NOFILE %llu", static_cast<unsigned long long>(rl.rlim_cur));
+}
+
+}  // namespace
+
+Router::Router(const Options& o) : opt_(o), leases_(Cidr{}, "") {
+  self_ = FindSite(opt_.table, opt_.site, &self_index_);
+  if (self_) leases_ = LeaseDb(self_->subnet, self_->name);
+}
+
+Router::~Router() = default;
+
+Status Router::Init() {
+  if (!self_) return Status::Invalid("site '" + opt_.site + "' is not in the route table");
+  if (opt_.heartbeat_s < 1 || opt_.heartbeat_s > 255) return Status::Invalid("heartbeat_s must be 1..255");
+  std::string tag = "router " + opt_.site;
+  log::SetTag(tag.c_str());
+  now_ms_ = NowMs();
+  last_second_ms_ = now_ms_;
+  RaiseFdLimit();
+  if (Status s = loop_.Init(100); !s.ok()) return s;
+
+  bool same = self_->node == self_->peer;
+  auto nl = sysio::ListenTcp(self_->node);
+  if (!nl) return nl.error();
+  node_listen_ = std::move(*nl);
+  if (!loop_.Add(node_listen_.get(), EPOLLIN, Pack(same ? Kind::kBothListen : Kind::kNodeListen, 0, 0)))
+    return Status::Errno(errno, "epoll_ctl");
+  if (!same) {
+    auto wl = sysio::ListenTcp(self_->peer);
+    if (!wl) return wl.error();
+    wan_listen_ = std::move(*wl);
+    if (!loop_.Add(wan_listen_.get(), EPOLLIN, Pack(Kind::kWanListen, 0, 0))) return Status::Errno(errno, "epoll_ctl");
+  }
+  auto u = sysio::BindUdp(self_->node);
+  if (!u) return u.error();
+  udp_ = std::move(*u);
+  if (!loop_.Add(udp_.get(), EPOLLIN, Pack(Kind::kUdp, 0, 0))) return Status::Errno(errno, "epoll_ctl");
+  if (Status s = OpenControl(); !s.ok()) return s;
+  InitLinks();
+
+  LOG_INFO("started: session %s site %s subnet %s; nodes on %s (tcp+udp), routers on %s; status %s",
+           opt_.table.session.c_str(), self_->name.c_str(), FormatCidr(self_->subnet).c_str(),
+           FormatEndpoint(self_->node).c_str(), FormatEndpoint(self_->peer).c_str(), control_path_.c_str());
+  return Status::Ok();
+}
+
+void Router::SetEvents(uint32_t slot, int side, uint32_t events) {
+  Relay& r = relays_[slot];
+  uint64_t tag = Pack(side ? Kind::kRelay1 : Kind::kRelay0, slot, relays_.Gen(slot));
+  if (!r.in_epoll[side]) {
+    if (loop_.Add(r.fd[side], events, tag)) {
+      r.in_epoll[side] = true;
+      r.ev[side] = events;
+    } else {
+      LOG_WARN("epoll_ctl add: %s", strerror(errno));
+    }
+  } else if (r.ev[side] != events) {
+    if (loop_.Mod(r.fd[side], events, tag)) r.ev[side] = events;
+  }
+}
+
+void Router::DelFromEpoll(uint32_t slot, int side) {
+  Relay& r = relays_[slot];
+  if (r.in_epoll[side]) {
+    loop_.Del(r.fd[side]);
+    r.in_epoll[side] = false;
+    r.ev[side] = 0;
+  }
+}
+
+void Router::Tick() {
+  RelayTimeouts();
+  LinkTick();
+  if (now_ms_ - last_second_ms_ >= 1000) {
+    last_second_ms_ = now_ms_;
+    RegTimeouts();
+    ExpireLookups();
+    ControlTimeouts();
+  }
+}
+
+void Router::Loop() {
+  constexpr int kMaxEvents = 256;
+  epoll_event evs[kMaxEvents];
+  while (!stop_) {
+    int n = loop_.Wait(evs, kMaxEvents, 1000);
+    now_ms_ = NowMs();
+    for (int i = 0; i < n && !stop_; ++i) {
+      Tag t = Unpack(evs[i].data.u64);
+      uint32_t e = evs[i].events;
+      switch (t.kind) {
+        case Kind::kNodeListen:
+          OnAccept(t.kind, node_listen_.get());
+          break;
+        case Kind::kBothListen:
+          OnAccept(t.kind, node_listen_.get());
+          break;
+        case Kind::kWanListen:
+          OnAccept(t.kind, wan_listen_.get());
+          break;
+        case Kind::kUdp:
+          OnUdp();
+          break;
+        case Kind::kTimer:
+          loop_.ReadTimer();
+          Tick();
+          break;
+        case Kind::kSignal:
+          if (int sig = loop_.ReadSignal(); sig != 0) {
+            LOG_INFO("signal %d (%s): stopping", sig, strsignal(sig));
+            stop_ = true;
+          }
+          break;
+        case Kind::kStatusListen:
+          OnControlAccept();
+          break;
+        case Kind::kStatusConn:
+          if (controls_.Live(t.index, t.gen)) OnControlEvent(t.index, e);
+          break;
+        case Kind::kRelay0:
+        case Kind::kRelay1:
+          if (relays_.Live(t.index, t.gen)) OnRelayEvent(t.index, t.kind == Kind::kRelay1 ? 1 : 0, e);
+          break;
+        case Kind::kReg:
+          if (regs_.Live(t.index, t.gen)) OnRegEvent(t.index, e);
+          break;
+        case Kind::kLink:
+          if (t.index < links_.size() && links_[t.index].gen == t.gen) OnLinkEvent(t.index, e);
+          break;
+        case Kind::kNone:
+          break;
+      }
+    }
+  }
+}
+
+void Router::Shutdown() {
+  node_listen_.Reset();
+  wan_listen_.Reset();
+  udp_.Reset();
+  size_t relays = relays_.live();
+  for (uint32_t i = 0; i < relays_.end(); ++i)
+    if (relays_.InUse(i)) Reset(i, "router stopping");
+  for (uint32_t i = 0; i < regs_.end(); ++i)
+    if (regs_.InUse(i)) EndReg(i, "router stopping");
+  for (uint32_t i = 0; i < links_.size(); ++i) LinkDown(i, "router stopping");
+  for (uint32_t i = 0; i < controls_.end(); ++i)
+    if (controls_.InUse(i)) EndControl(i);
+  CloseControl();
+  LOG_INFO("stopped (%zu relays reset)", relays);
+}
+
+int Router::Run() {
+  if (Status s = Init(); !s.ok()) {
+    LOG_ERROR("start-up failed: %s", s.message().c_str());
+    CloseControl();
+    return 1;
+  }
+  Loop();
+  Shutdown();
+  return 0;
+}
+
+int Run(const Options& options) {
+  Router r(options);
+  return r.Run();
+}
+
+}  // namespace uvpn::router

@@ -1,0 +1,229 @@
+// Internal state of the subnet router: one object, owned by the thread that calls Run(), whose methods are split
+// over several files by concern:
+//   router.cc  start-up, the epoll loop, dispatch on tags, the 100 ms tick, shutdown
+//   relay.cc   accepted connections, the relay state machine and splice() data movement
+//   nodes.cc   registration connections (leases, heartbeats) and LOOKUP over UDP
+//   links.cc   router-to-router control links (HELLO, NODE_ADD/DEL, heartbeats, dialing with backoff)
+//   control.cc the Unix status socket
+//
+// Relay state machine (docs/architecture.md, "Router internals"):
+//
+//   ACCEPTED --header read--> CONNECTING --connected, header written--> AWAIT_STATUS (home, cross-site)
+//      |                          |                                          | STATUS ok
+//      | bad header / timeout     | error or timeout -> status sent, closed  v
+//      +--> closed                +--> closed                           ESTABLISHED --EOF both ways--> closed
+//
+// Side 0 of a relay is the connection the router accepted (a node on leg 0, or the home router on leg 1); side 1
+// the connection it dialled (leg 1 to the peer router, or leg 2 to the destination). Direction d moves bytes from
+// side d to side 1-d through its own pipe. Invariants: a relay slot's fds are valid exactly while the slot is in
+// use; Dir::pipe is valid only while it holds bytes (in_pipe > 0) or during one Pump call; a freed slot's
+// generation differs from every tag still queued for it.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/addr.h"
+#include "proto/wire.h"
+#include "router/event_loop.h"
+#include "router/leases.h"
+#include "router/pipe_pool.h"
+#include "router/router.h"
+#include "router/status.h"
+#include "sysio/fd.h"
+
+namespace uvpn::router {
+
+enum class RState : uint8_t { kAccepted, kConnecting, kAwaitStatus, kEstablished };
+enum class Role : uint8_t {
+  kUnknown,     // header not read yet
+  kHomeLocal,   // hop 0, destination in this site: side 1 is leg 2
+  kHomeRemote,  // hop 0, destination in another site: side 1 is leg 1
+  kPeer,        // hop 1 from another router: side 1 is leg 2
+};
+const char* StateName(RState s);
+
+// Non-blocking TCP connect to `dst` from address `src` (0: let the kernel choose). Binding the source keeps the
+// router's own address on legs it dials even on multi-homed heads (the destination's shim recognises relayed
+// connections by their real peer); IP_BIND_ADDRESS_NO_PORT defers the port choice to connect(), so the binding
+// does not limit ports per source address. `*in_progress` tells whether the connect is still under way.
+Result<sysio::Fd> ConnectFrom(Ip4 src, const Endpoint& dst, bool* in_progress);
+
+struct Dir {
+  Pipe pipe;             // valid while it holds bytes
+  uint32_t in_pipe = 0;  // bytes in the pipe
+  bool eof = false;      // read end-of-file from the source side
+  bool shut = false;     // shutdown(SHUT_WR) done on the sink side
+  uint64_t bytes = 0;    // bytes written to the sink side
+};
+
+struct Relay {
+  RState state = RState::kAccepted;
+  Role role = Role::kUnknown;
+  Kind listener = Kind::kNone;  // which listener accepted side 0
+  bool want_status = false;
+  int fd[2] = {-1, -1};
+  uint32_t ev[2] = {0, 0};         // events currently registered
+  bool in_epoll[2] = {false, false};
+  Dir dir[2];
+  proto::ConnHeader hdr;           // as it will be sent on (src filled in by the home router)
+  uint8_t buf[proto::kMaxMessage];  // first message (side 0) or STATUS (side 1) being read
+  uint8_t have = 0;
+  Endpoint peer;                   // real address of side 0's peer
+  uint64_t lookup_key[2] = {0, 0};  // LOOKUP keys of node-facing sides (0: none)
+  uint64_t id = 0;
+  int64_t started_ms = 0;
+  int64_t deadline_ms = 0;         // header or connect deadline while setting up
+};
+
+// What LOOKUP answers for a node connection: live while `slot` is in use with `gen`, else a frozen final result.
+struct LookupEntry {
+  uint32_t slot = 0;
+  uint32_t gen = 0;
+  bool live = true;
+  proto::RelayState state = proto::RelayState::kPending;
+  proto::WireCode code = proto::WireCode::kOk;
+  Endpoint local;  // virtual endpoint of the node's end
+  Endpoint peer;   // virtual endpoint of the other application
+  int64_t expires_ms = 0;
+};
+
+struct Reg {
+  int fd = -1;
+  Ip4 real = 0;
+  Ip4 vip = 0;
+  uint8_t buf[proto::kHeartbeatSize];
+  uint8_t have = 0;
+  int64_t last_heard_ms = 0;
+};
+
+enum class LinkState : uint8_t { kDown, kConnecting, kHello, kUp };
+
+struct Link {
+  std::string site;
+  Endpoint endpoint;  // the peer router's WAN address
+  bool dialer = false;  // this router dials (its site name sorts first)
+  LinkState state = LinkState::kDown;
+  int fd = -1;
+  uint32_t ev = 0;   // events registered for fd
+  uint32_t gen = 1;  // bumped whenever fd changes (tags of older fds are stale)
+  int64_t since_ms = 0;
+  int64_t next_dial_ms = 0;
+  int backoff_ms = 100;
+  int64_t last_heard_ms = 0;
+  int64_t last_sent_ms = 0;
+  uint32_t hb_seq = 0;
+  std::vector<uint8_t> in;
+  std::vector<uint8_t> out;
+  size_t out_off = 0;
+};
+
+struct StatusConn {
+  int fd = -1;
+  std::string in;
+  std::string out;
+  size_t off = 0;
+  bool replying = false;
+  int64_t deadline_ms = 0;
+};
+
+class Router {
+ public:
+  explicit Router(const Options& o);
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+  ~Router();
+  int Run();
+
+  // --- router.cc
+  Status Init();
+  void Loop();
+  void Tick();
+  void Shutdown();
+  // Registers / updates / removes a relay side in epoll (no syscall if `events` is unchanged).
+  void SetEvents(uint32_t slot, int side, uint32_t events);
+  void DelFromEpoll(uint32_t slot, int side);
+  int64_t now() const { return now_ms_; }
+
+  // --- relay.cc
+  void OnAccept(Kind listener, int lfd);
+  void OnRelayEvent(uint32_t slot, int side, uint32_t events);
+  void ReadFirst(uint32_t slot);
+  void StartRelay(uint32_t slot);
+  void OnConnected(uint32_t slot);
+  void ReadStatus(uint32_t slot);
+  void Establish(uint32_t slot);
+  void Fail(uint32_t slot, proto::WireCode code, const char* why);
+  void Drop(uint32_t slot, const char* why);  // bad input: one log line, close side 0
+  void Pump(uint32_t slot, int d);            // one splice in and one out for direction d
+  void Flush(uint32_t slot, int d);           // splice out only (sink became writable)
+  void UpdateInterest(uint32_t slot);
+  void Reset(uint32_t slot, const char* why);  // RST both sides
+  void MaybeFinish(uint32_t slot);
+  void FreeRelay(uint32_t slot, proto::RelayState final_state, proto::WireCode code);
+  void RelayTimeouts();
+  uint32_t RelayCount() const { return static_cast<uint32_t>(relays_.live()); }
+
+  // --- nodes.cc
+  void AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m);
+  void OnRegEvent(uint32_t reg, uint32_t events);
+  void EndReg(uint32_t reg, const char* why);
+  void RegTimeouts();
+  void OnUdp();
+  static uint64_t LookupKey(Ip4 node_ip, uint16_t node_port, uint16_t router_port) {
+    return (static_cast<uint64_t>(node_ip) << 32) | (static_cast<uint64_t>(node_port) << 16) | router_port;
+  }
+  void FreezeLookup(uint64_t key, proto::RelayState st, proto::WireCode code);
+  void ExpireLookups();
+
+  // --- links.cc
+  void InitLinks();
+  void AdoptLink(uint32_t slot, const proto::HelloMsg& m);
+  void Dial(uint32_t li);
+  void OnLinkEvent(uint32_t li, uint32_t events);
+  void LinkDown(uint32_t li, const char* why);
+  void LinkSend(uint32_t li, const uint8_t* p, size_t n);
+  void LinkFlush(uint32_t li);
+  void LinkHandle(uint32_t li, proto::MsgType t, const uint8_t* p, size_t n);
+  void SendHello(uint32_t li);
+  void SendAllLeases(uint32_t li);
+  void Broadcast(const uint8_t* p, size_t n);  // to every link that is up
+  void LinkTick();
+  std::string HelloError(const proto::HelloMsg& m, int* link_index) const;
+
+  // --- control.cc
+  Status OpenControl();
+  void CloseControl();
+  void OnControlAccept();
+  void OnControlEvent(uint32_t idx, uint32_t events);
+  void EndControl(uint32_t idx);
+  void ControlTimeouts();
+  Snapshot TakeSnapshot() const;
+
+  Options opt_;
+  const routes::Site* self_ = nullptr;
+  int self_index_ = 0;
+  EventLoop loop_;
+  PipePool pipes_{256};
+  LeaseDb leases_;
+  sysio::Fd node_listen_, wan_listen_, udp_, control_;
+  std::string control_path_;
+  bool control_bound_ = false;
+  Slots<Relay> relays_;
+  Slots<Reg> regs_;
+  Slots<StatusConn> controls_;
+  std::vector<Link> links_;
+  std::unordered_map<uint64_t, LookupEntry> lookups_;
+  std::deque<std::pair<int64_t, uint64_t>> lookup_expiry_;  // (expires, key), in time order
+  uint64_t next_relay_id_ = 1;
+  int64_t now_ms_ = 0;
+  int64_t last_second_ms_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace uvpn::router

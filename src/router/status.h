@@ -1,0 +1,56 @@
+// The router's status report: a snapshot of links, nodes and relays, formatted as text (for people) or JSON (for
+// tools and tests). Answered on the Unix status socket: the client writes "text\n" or "json\n", the router writes
+// the report and closes.
+//
+// Pure formatting: no I/O. JSON output is always valid (strings escaped per RFC 8259).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/addr.h"
+
+namespace uvpn::router {
+
+struct LinkInfo {
+  std::string site;
+  Endpoint endpoint;
+  bool up = false;
+  double since_s = 0;  // seconds since the link went up or down
+};
+
+struct NodeInfo {
+  Ip4 vip = 0;
+  Ip4 real = 0;  // 0: unknown (remote node)
+  std::string name;
+  std::string site;
+  bool local = false;
+  uint32_t refs = 0;  // registrations holding a local lease
+};
+
+struct RelayInfo {
+  uint64_t id = 0;
+  Endpoint src;  // virtual
+  Endpoint dst;  // virtual
+  std::string state;
+  uint64_t bytes_fwd = 0;  // src -> dst
+  uint64_t bytes_rev = 0;  // dst -> src
+  double age_s = 0;
+};
+
+struct Snapshot {
+  std::string site;
+  std::string session;
+  std::vector<LinkInfo> links;
+  std::vector<NodeInfo> nodes;
+  std::vector<RelayInfo> relays;
+};
+
+std::string FormatText(const Snapshot& s);
+std::string FormatJson(const Snapshot& s);
+// Appends `in` as a quoted JSON string.
+void AppendJsonString(std::string* out, std::string_view in);
+
+}  // namespace uvpn::router
