@@ -1,9 +1,10 @@
 // The Unix status socket (`uvpn status`): request line "text\n" or "json\n", then the report, then close.
 //
-// Theory of operation: the socket lives in a directory of mode 0700 (created if missing) and has mode 0600, so
-// only the router's user can ask. A stale socket file left by a crashed router is replaced; a live one (something
-// accepts on it) makes start-up fail instead of stealing it. Requests are served from the event loop: read the
-// line, format a Snapshot (status.h), write it out as the socket accepts it, close. 5 s per client at most.
+// Theory of operation: the socket lives in a directory of mode 0700 (created if missing) and has mode 0600,
+// so only the router's user can ask. A stale socket file left by a crashed router is replaced; a live one
+// (something accepts on it) makes start-up fail instead of stealing it. Requests are served from the event
+// loop: read the line, format a Snapshot (status.h), write it out as the socket accepts it, close. 5 s per
+// client at most.
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,7 +44,8 @@ Status Router::OpenControl() {
                                             : opt_.control_path;
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
-  if (control_path_.size() >= sizeof sa.sun_path) return Status::Invalid("status socket path too long: " + control_path_);
+  if (control_path_.size() >= sizeof sa.sun_path)
+    return Status::Invalid("status socket path too long: " + control_path_);
   memcpy(sa.sun_path, control_path_.c_str(), control_path_.size() + 1);
   size_t slash = control_path_.rfind('/');
   if (slash != std::string::npos && slash > 0) {
@@ -65,7 +67,8 @@ Status Router::OpenControl() {
   control_bound_ = true;
   if (chmod(control_path_.c_str(), 0600) != 0) return Status::Errno(errno, "chmod " + control_path_);
   if (listen(fd.get(), 64) != 0) return Status::Errno(errno, "listen " + control_path_);
-  if (!loop_.Add(fd.get(), EPOLLIN, Pack(Kind::kStatusListen, 0, 0))) return Status::Errno(errno, "epoll_ctl");
+  if (!loop_.Add(fd.get(), EPOLLIN, Pack(Kind::kStatusListen, 0, 0)))
+    return Status::Errno(errno, "epoll_ctl");
   control_ = std::move(fd);
   return Status::Ok();
 }
@@ -151,11 +154,14 @@ Snapshot Router::TakeSnapshot() const {
   s.site = self_->name;
   s.session = opt_.table.session;
   for (const Link& l : links_)
-    s.links.push_back(LinkInfo{l.site, l.endpoint, l.state == LinkState::kUp, (now_ms_ - l.since_ms) / 1000.0});
+    s.links.push_back(
+        LinkInfo{l.site, l.endpoint, l.state == LinkState::kUp, (now_ms_ - l.since_ms) / 1000.0});
   for (const Lease* l : leases_.Sorted())
     s.nodes.push_back(NodeInfo{l->vip, l->real, l->name, self_->name, true, l->refs});
-  for (const auto& [vip, n] : leases_.remotes()) s.nodes.push_back(NodeInfo{vip, 0, n.name, n.site, false, 0});
-  std::sort(s.nodes.begin(), s.nodes.end(), [](const NodeInfo& a, const NodeInfo& b) { return a.vip < b.vip; });
+  for (const auto& [vip, n] : leases_.remotes())
+    s.nodes.push_back(NodeInfo{vip, 0, n.name, n.site, false, 0});
+  std::sort(s.nodes.begin(), s.nodes.end(),
+            [](const NodeInfo& a, const NodeInfo& b) { return a.vip < b.vip; });
   for (uint32_t i = 0; i < relays_.end(); ++i) {
     if (!relays_.InUse(i)) continue;
     const Relay& r = relays_[i];

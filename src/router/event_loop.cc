@@ -61,7 +61,9 @@ bool EventLoop::Mod(int fd, uint32_t events, uint64_t tag) {
   return epoll_ctl(ep_.get(), EPOLL_CTL_MOD, fd, &ev) == 0;
 }
 
-void EventLoop::Del(int fd) { epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::Del(int fd) {
+  epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
 
 int EventLoop::Wait(epoll_event* out, int max, int timeout_ms) {
   int n = epoll_wait(ep_.get(), out, max, timeout_ms);

@@ -1,10 +1,10 @@
 // The router's event loop primitives: one level-triggered epoll set whose events carry a tagged epoll_data
 // (kind:8 | index:24 | generation:32), a 100 ms timerfd tick, and a signalfd for SIGTERM/SIGINT.
 //
-// Theory of operation: every fd the router watches is registered with a Tag naming what it is (a listener, one
-// side of a relay slot, a registration, a link...) plus the generation of the slot it belongs to. Slots bump their
-// generation when freed, so an event that was already queued for a freed slot is recognised as stale and dropped,
-// even if the slot was reused meanwhile. Not thread-safe: owned by the one router thread.
+// Theory of operation: every fd the router watches is registered with a Tag naming what it is (a listener,
+// one side of a relay slot, a registration, a link...) plus the generation of the slot it belongs to. Slots
+// bump their generation when freed, so an event that was already queued for a freed slot is recognised as
+// stale and dropped, even if the slot was reused meanwhile. Not thread-safe: owned by the one router thread.
 #pragma once
 
 #include <signal.h>
@@ -20,18 +20,18 @@ namespace uvpn::router {
 
 enum class Kind : uint8_t {
   kNone = 0,
-  kNodeListen,    // TCP, site's node endpoint (REGISTER, CONN_HEADER hop 0)
-  kWanListen,     // TCP, site's peer endpoint (HELLO, CONN_HEADER hop 1)
-  kBothListen,    // TCP, node and peer endpoints are equal: all of the above
-  kUdp,           // LOOKUP datagrams on the node endpoint
+  kNodeListen,  // TCP, site's node endpoint (REGISTER, CONN_HEADER hop 0)
+  kWanListen,   // TCP, site's peer endpoint (HELLO, CONN_HEADER hop 1)
+  kBothListen,  // TCP, node and peer endpoints are equal: all of the above
+  kUdp,         // LOOKUP datagrams on the node endpoint
   kTimer,
   kSignal,
   kStatusListen,  // Unix status socket
   kStatusConn,
-  kRelay0,        // relay slot, side 0 (the accepted connection)
-  kRelay1,        // relay slot, side 1 (the connection the router dialled)
-  kReg,           // registration connection
-  kLink,          // router link (index = link number)
+  kRelay0,  // relay slot, side 0 (the accepted connection)
+  kRelay1,  // relay slot, side 1 (the connection the router dialled)
+  kReg,     // registration connection
+  kLink,    // router link (index = link number)
 };
 
 struct Tag {

@@ -1,5 +1,5 @@
-// Lease database (see leases.h). Allocation scans the subnet from the second address: subnets are at most a /16
-// in practice and registrations are rare, so a linear scan over a hash lookup is plenty.
+// Lease database (see leases.h). Allocation scans the subnet from the second address: subnets are at most a
+// /16 in practice and registrations are rare, so a linear scan over a hash lookup is plenty.
 #include "router/leases.h"
 
 #include <algorithm>
@@ -25,7 +25,8 @@ Result<const Lease*> LeaseDb::Acquire(Ip4 real, Ip4 want_vip, const std::string&
   Ip4 vip = 0;
   if (want_vip != 0) {
     if (!Usable(want_vip))
-      return Status(EADDRNOTAVAIL, FormatIp4(want_vip) + " is not a node address of subnet " + FormatCidr(subnet_));
+      return Status(EADDRNOTAVAIL,
+                    FormatIp4(want_vip) + " is not a node address of subnet " + FormatCidr(subnet_));
     if (vip_to_real_.count(want_vip))
       return Status(EADDRINUSE, FormatIp4(want_vip) + " is leased to another node");
     vip = want_vip;

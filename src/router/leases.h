@@ -1,13 +1,13 @@
 // The lease database of a subnet router: which real address holds which virtual IP, and which nodes the other
 // routers of the session announced.
 //
-// Theory of operation: a *local* lease maps one real IPv4 address (a compute node of this site) to one virtual IP
-// of the site's subnet and a host name. Every registration connection from that real address takes a reference;
-// the lease ends when the last reference is dropped. Address assignment follows docs/route-table.md: the first
-// address of the subnet is the router's, the last is broadcast; a node gets the address it asks for if that is
-// free and usable, else (when it asked for none) the lowest free one from the second address upward.
-// *Remote* nodes come from NODE_ADD/NODE_DEL on router links and are kept per site for status output only (the
-// data path never needs them: the peer router resolves its own leases).
+// Theory of operation: a *local* lease maps one real IPv4 address (a compute node of this site) to one
+// virtual IP of the site's subnet and a host name. Every registration connection from that real address takes
+// a reference; the lease ends when the last reference is dropped. Address assignment follows
+// docs/route-table.md: the first address of the subnet is the router's, the last is broadcast; a node gets
+// the address it asks for if that is free and usable, else (when it asked for none) the lowest free one from
+// the second address upward. *Remote* nodes come from NODE_ADD/NODE_DEL on router links and are kept per site
+// for status output only (the data path never needs them: the peer router resolves its own leases).
 //
 // Pure data structure: no I/O, no clock. Not thread-safe (owned by the router's event loop).
 #pragma once
@@ -41,10 +41,10 @@ class LeaseDb {
   // `subnet` is this site's subnet; `site` names default host names "<site>-<n>".
   LeaseDb(Cidr subnet, std::string site) : subnet_(subnet), site_(std::move(site)) {}
 
-  // Takes a reference on the lease of `real`, creating it if needed. `want_vip` 0 = any; `name` empty = derive.
-  // On success `*created` tells whether the lease is new (announce it). Errors (code EADDRINUSE/EADDRNOTAVAIL/
-  // ENOSPC) carry a message for the user; the wire code is always "address taken" (2).
-  // An existing lease is shared when want_vip is 0 or equal to it; a different want_vip is an error.
+  // Takes a reference on the lease of `real`, creating it if needed. `want_vip` 0 = any; `name` empty =
+  // derive. On success `*created` tells whether the lease is new (announce it). Errors (code
+  // EADDRINUSE/EADDRNOTAVAIL/ ENOSPC) carry a message for the user; the wire code is always "address taken"
+  // (2). An existing lease is shared when want_vip is 0 or equal to it; a different want_vip is an error.
   Result<const Lease*> Acquire(Ip4 real, Ip4 want_vip, const std::string& name, bool* created);
   // Drops one reference. Returns true if the lease ended (announce NODE_DEL for *vip).
   bool Release(Ip4 real, Ip4* vip);

@@ -1,11 +1,11 @@
 // Router-to-router control links (docs/protocol.md section 6).
 //
-// Theory of operation: there is one Link per other site of the route table, indexed in table order without our own
-// site. For each pair the router whose site name sorts first dials (non-blocking, backoff 100 ms doubling to 5 s);
-// the other side learns of the link when a WAN connection's first message is a valid HELLO (relay.cc hands it to
-// AdoptLink). Both sides send HELLO, then NODE_ADD for each current lease, then NODE_ADD/NODE_DEL as leases come
-// and go, and a HEARTBEAT every 2 s. A link silent for 6 s, or sending anything malformed, is dropped and the
-// remote nodes it announced are forgotten; the dialer dials again.
+// Theory of operation: there is one Link per other site of the route table, indexed in table order without
+// our own site. For each pair the router whose site name sorts first dials (non-blocking, backoff 100 ms
+// doubling to 5 s); the other side learns of the link when a WAN connection's first message is a valid HELLO
+// (relay.cc hands it to AdoptLink). Both sides send HELLO, then NODE_ADD for each current lease, then
+// NODE_ADD/NODE_DEL as leases come and go, and a HEARTBEAT every 2 s. A link silent for 6 s, or sending
+// anything malformed, is dropped and the remote nodes it announced are forgotten; the dialer dials again.
 //
 // Control traffic is small and rare, so links use plain byte vectors for buffering (allocation is fine here).
 #include <sys/socket.h>
@@ -28,10 +28,14 @@ constexpr size_t kMaxLinkOut = 16u << 20;  // a peer that reads nothing is dropp
 
 const char* LinkStateName(LinkState s) {
   switch (s) {
-    case LinkState::kDown: return "down";
-    case LinkState::kConnecting: return "connecting";
-    case LinkState::kHello: return "hello";
-    case LinkState::kUp: return "up";
+    case LinkState::kDown:
+      return "down";
+    case LinkState::kConnecting:
+      return "connecting";
+    case LinkState::kHello:
+      return "hello";
+    case LinkState::kUp:
+      return "up";
   }
   return "?";
 }
@@ -129,7 +133,8 @@ void Router::LinkFlush(uint32_t li) {
 
 std::string Router::HelloError(const proto::HelloMsg& m, int* link_index) const {
   std::string site(m.site, m.site_len), session(m.session, m.session_len);
-  if (session != opt_.table.session) return "HELLO for session '" + session + "', ours is '" + opt_.table.session + "'";
+  if (session != opt_.table.session)
+    return "HELLO for session '" + session + "', ours is '" + opt_.table.session + "'";
   if (site == self_->name) return "HELLO names our own site '" + site + "'";
   for (size_t i = 0; i < links_.size(); ++i) {
     if (links_[i].site == site) {

@@ -1,13 +1,14 @@
 // Node-facing control: registration connections (leases and heartbeats) and LOOKUP over UDP.
 //
-// Theory of operation: a connection on the node listener whose first message is REGISTER becomes a registration:
-// it takes a reference on the lease of its real source address (leases.h), gets REGISTER_OK (or REGISTER_ERR and
-// a close), and then only exchanges HEARTBEATs; the reference is dropped when the connection closes, misbehaves,
-// or stays silent for 3 heartbeat intervals. A lease that appears or ends is announced to every router link.
+// Theory of operation: a connection on the node listener whose first message is REGISTER becomes a
+// registration: it takes a reference on the lease of its real source address (leases.h), gets REGISTER_OK (or
+// REGISTER_ERR and a close), and then only exchanges HEARTBEATs; the reference is dropped when the connection
+// closes, misbehaves, or stays silent for 3 heartbeat intervals. A lease that appears or ends is announced to
+// every router link.
 //
 // LOOKUP answers from `lookups_`, keyed by the real (node ip, node port, router port) of a node-facing relay
-// connection: leg 0 on the home router, leg 2 on the destination's router. An entry follows its live relay and is
-// frozen (failed with the code, or closed) for 60 s when the relay ends. Only the node itself may ask.
+// connection: leg 0 on the home router, leg 2 on the destination's router. An entry follows its live relay
+// and is frozen (failed with the code, or closed) for 60 s when the relay ends. Only the node itself may ask.
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -193,8 +194,8 @@ void Router::OnUdp() {
           rep.state = proto::RelayState::kUnknown;
         } else {
           const Relay& r = relays_[e.slot];
-          rep.state = r.state == RState::kEstablished ? proto::RelayState::kEstablished
-                                                      : proto::RelayState::kPending;
+          rep.state =
+              r.state == RState::kEstablished ? proto::RelayState::kEstablished : proto::RelayState::kPending;
         }
       } else {
         rep.state = e.state;

@@ -1,10 +1,11 @@
 // Pool of pipes for splice(2) relaying.
 //
-// Theory of operation: a relay direction takes a pipe when it has bytes to move and gives it back once the pipe is
-// empty again, so an idle relay holds no pipe and the number of pipes follows the number of *active* directions.
-// Pipes are non-blocking and enlarged to 1 MiB with F_SETPIPE_SZ where the limits allow (else they keep the
-// default size); `cap` records the size obtained. Up to `max_idle` empty pipes are kept for reuse; more are closed.
-// Get/Put do not allocate once the idle vector reached its capacity (reserved up front). Not thread-safe.
+// Theory of operation: a relay direction takes a pipe when it has bytes to move and gives it back once the
+// pipe is empty again, so an idle relay holds no pipe and the number of pipes follows the number of *active*
+// directions. Pipes are non-blocking and enlarged to 1 MiB with F_SETPIPE_SZ where the limits allow (else
+// they keep the default size); `cap` records the size obtained. Up to `max_idle` empty pipes are kept for
+// reuse; more are closed. Get/Put do not allocate once the idle vector reached its capacity (reserved up
+// front). Not thread-safe.
 #pragma once
 
 #include <cstddef>

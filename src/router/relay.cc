@@ -1,17 +1,17 @@
 // Accepted connections and relays: the state machine of router_impl.h and splice() data movement.
 //
-// Theory of operation: every TCP connection accepted on the node or WAN listener starts as a relay slot in state
-// ACCEPTED, reading its first message with exact-size reads (prefix, then the rest) so that bytes behind it stay
-// in the socket for splice. A REGISTER or HELLO hands the fd over to nodes.cc / links.cc; a CONN_HEADER starts a
-// relay. Set-up failures answer with a STATUS (leg 1 always, leg 0 only if WANT_STATUS) and close -- leg 0 with a
-// RST so that a program that did not wait for STATUS sees ECONNRESET.
+// Theory of operation: every TCP connection accepted on the node or WAN listener starts as a relay slot in
+// state ACCEPTED, reading its first message with exact-size reads (prefix, then the rest) so that bytes
+// behind it stay in the socket for splice. A REGISTER or HELLO hands the fd over to nodes.cc / links.cc; a
+// CONN_HEADER starts a relay. Set-up failures answer with a STATUS (leg 1 always, leg 0 only if WANT_STATUS)
+// and close -- leg 0 with a RST so that a program that did not wait for STATUS sees ECONNRESET.
 //
-// Data movement (ESTABLISHED), per direction d (side d -> side 1-d): on readability of side d, one splice from the
-// socket into the direction's pipe and one from the pipe into the other socket. Bytes left in the pipe mean the
-// sink is full: the source loses EPOLLIN and the sink gains EPOLLOUT until the pipe drains. epoll_ctl is called
-// only when that interest changes, so the steady state costs two splices per readiness event and nothing else.
-// EOF on a source becomes shutdown(SHUT_WR) on the sink once its pipe is empty; both directions shut -> close.
-// Socket errors reset the other side (SO_LINGER 0).
+// Data movement (ESTABLISHED), per direction d (side d -> side 1-d): on readability of side d, one splice
+// from the socket into the direction's pipe and one from the pipe into the other socket. Bytes left in the
+// pipe mean the sink is full: the source loses EPOLLIN and the sink gains EPOLLOUT until the pipe drains.
+// epoll_ctl is called only when that interest changes, so the steady state costs two splices per readiness
+// event and nothing else. EOF on a source becomes shutdown(SHUT_WR) on the sink once its pipe is empty; both
+// directions shut -> close. Socket errors reset the other side (SO_LINGER 0).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -56,20 +56,32 @@ bool SendStatus(int fd, WireCode code) {
 
 const char* CodeName(WireCode c) {
   switch (c) {
-    case WireCode::kOk: return "ok";
-    case WireCode::kConnRefused: return "ECONNREFUSED";
-    case WireCode::kHostUnreach: return "EHOSTUNREACH";
-    case WireCode::kNetUnreach: return "ENETUNREACH";
-    case WireCode::kTimedOut: return "ETIMEDOUT";
-    case WireCode::kConnReset: return "ECONNRESET";
-    case WireCode::kAccess: return "EACCES";
-    case WireCode::kProto: return "EPROTO";
+    case WireCode::kOk:
+      return "ok";
+    case WireCode::kConnRefused:
+      return "ECONNREFUSED";
+    case WireCode::kHostUnreach:
+      return "EHOSTUNREACH";
+    case WireCode::kNetUnreach:
+      return "ENETUNREACH";
+    case WireCode::kTimedOut:
+      return "ETIMEDOUT";
+    case WireCode::kConnReset:
+      return "ECONNRESET";
+    case WireCode::kAccess:
+      return "EACCES";
+    case WireCode::kProto:
+      return "EPROTO";
   }
   return "?";
 }
 
-bool AcceptsNodes(Kind k) { return k == Kind::kNodeListen || k == Kind::kBothListen; }
-bool AcceptsRouters(Kind k) { return k == Kind::kWanListen || k == Kind::kBothListen; }
+bool AcceptsNodes(Kind k) {
+  return k == Kind::kNodeListen || k == Kind::kBothListen;
+}
+bool AcceptsRouters(Kind k) {
+  return k == Kind::kWanListen || k == Kind::kBothListen;
+}
 
 }  // namespace
 
@@ -100,8 +112,18 @@ void Router::OnAccept(Kind listener, int lfd) {
     socklen_t len = sizeof sa;
     int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-        LOG_WARN("accept: %s (%u relays)", strerror(errno), RelayCount());
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        if (now_ms_ - last_accept_warn_ms_ >= 1000) {
+          last_accept_warn_ms_ = now_ms_;
+          LOG_WARN("accept: %s (%u relays); refusing new connections", strerror(errno), RelayCount());
+        }
+        // Level-triggered: the pending connection would wake us forever. Use the spare fd to take it and reset it.
+        if (spare_fd_.valid()) {
+          spare_fd_.Reset();
+          CloseRst(accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC));
+          spare_fd_.Reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+        }
+      }
       return;
     }
     uint32_t slot = relays_.Alloc();
@@ -135,7 +157,8 @@ void Router::ReadFirst(uint32_t slot) {
   Relay& r = relays_[slot];
   size_t total = proto::kPrefixSize;
   proto::MsgType type = proto::MsgType::kConnHeader;
-  // Re-entered on every readiness event: a prefix read earlier already passed PeekPrefix, so it gives the total.
+  // Re-entered on every readiness event: a prefix read earlier already passed PeekPrefix, so it gives the
+  // total.
   if (r.have >= proto::kPrefixSize && proto::PeekPrefix(r.buf, r.have, &type, &total) != proto::Parse::kOk)
     return Drop(slot, "bad message prefix");
   for (;;) {
@@ -174,7 +197,8 @@ void Router::ReadFirst(uint32_t slot) {
     size_t used = 0;
     switch (type) {
       case proto::MsgType::kConnHeader: {
-        if (proto::Decode(r.buf, r.have, &r.hdr, &used) != proto::Parse::kOk) return Drop(slot, "bad CONN_HEADER");
+        if (proto::Decode(r.buf, r.have, &r.hdr, &used) != proto::Parse::kOk)
+          return Drop(slot, "bad CONN_HEADER");
         bool hop_ok = (r.hdr.hop == proto::Hop::kNodeToHome && AcceptsNodes(r.listener)) ||
                       (r.hdr.hop == proto::Hop::kHomeToPeer && AcceptsRouters(r.listener));
         if (!hop_ok) {
@@ -249,7 +273,8 @@ void Router::StartRelay(uint32_t slot) {
   bool in_progress = false;
   auto c = ConnectFrom(r.role == Role::kHomeRemote ? self_->peer.ip : self_->node.ip, target, &in_progress);
   if (!c) {
-    WireCode code = r.role == Role::kHomeRemote ? WireCode::kHostUnreach : proto::ErrnoToWireCode(c.error().code());
+    WireCode code =
+        r.role == Role::kHomeRemote ? WireCode::kHostUnreach : proto::ErrnoToWireCode(c.error().code());
     return Fail(slot, code, c.error().message().c_str());
   }
   r.fd[1] = c->Release();
@@ -269,8 +294,8 @@ void Router::StartRelay(uint32_t slot) {
   r.have = 0;
   r.deadline_ms = now_ms_ + opt_.connect_timeout_ms;
   LOG_DEBUG("relay %016llx %s:%u -> %s:%u: connecting to %s", static_cast<unsigned long long>(r.id),
-            FormatIp4(r.hdr.src_vip).c_str(), r.hdr.src_port, FormatIp4(r.hdr.dst_vip).c_str(), r.hdr.dst_port,
-            FormatEndpoint(target).c_str());
+            FormatIp4(r.hdr.src_vip).c_str(), r.hdr.src_port, FormatIp4(r.hdr.dst_vip).c_str(),
+            r.hdr.dst_port, FormatEndpoint(target).c_str());
   SetEvents(slot, 0, 0);  // errors and hang-ups only while setting up
   if (in_progress) {
     SetEvents(slot, 1, EPOLLOUT);
@@ -320,7 +345,8 @@ void Router::Establish(uint32_t slot) {
   r.state = RState::kEstablished;
   r.have = 0;
   LOG_DEBUG("relay %016llx %s:%u -> %s:%u established", static_cast<unsigned long long>(r.id),
-            FormatIp4(r.hdr.src_vip).c_str(), r.hdr.src_port, FormatIp4(r.hdr.dst_vip).c_str(), r.hdr.dst_port);
+            FormatIp4(r.hdr.src_vip).c_str(), r.hdr.src_port, FormatIp4(r.hdr.dst_vip).c_str(),
+            r.hdr.dst_port);
   UpdateInterest(slot);
 }
 

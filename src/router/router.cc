@@ -1,11 +1,14 @@
 // Start-up, the event loop and shutdown of the subnet router (docs/architecture.md "Router internals").
 //
-// Theory of operation: Run() builds one Router, opens its listeners (TCP and UDP on the site's node endpoint, TCP
-// on its peer endpoint -- one listener serves both when the two endpoints are equal), the status socket and the
-// router links, then loops on epoll_wait. Every event carries a Tag; Dispatch() drops events whose slot generation
-// no longer matches (stale) and hands the rest to the owner of that kind. A 100 ms timerfd tick drives timeouts
-// and link heartbeats; SIGTERM/SIGINT arrive through a signalfd and end the loop, after which listeners close,
-// relays are reset, the status socket is removed and Run() returns 0.
+// Theory of operation: Run() builds one Router, opens its listeners (TCP and UDP on the site's node endpoint,
+// TCP on its peer endpoint -- one listener serves both when the two endpoints are equal), the status socket
+// and the router links, then loops on epoll_wait. Every event carries a Tag; Dispatch() drops events whose
+// slot generation no longer matches (stale) and hands the rest to the owner of that kind. A 100 ms timerfd
+// tick drives timeouts and link heartbeats; SIGTERM/SIGINT arrive through a signalfd and end the loop, after
+// which listeners close, relays are reset, the status socket is removed and Run() returns 0.
+#include "router/router.h"
+
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -14,7 +17,6 @@
 #include <cstring>
 
 #include "common/log.h"
-#include "router/router.h"
 #include "router/router_impl.h"
 #include "sysio/net.h"
 
@@ -22,10 +24,14 @@ namespace uvpn::router {
 
 const char* StateName(RState s) {
   switch (s) {
-    case RState::kAccepted: return "accepted";
-    case RState::kConnecting: return "connecting";
-    case RState::kAwaitStatus: return "await_status";
-    case RState::kEstablished: return "established";
+    case RState::kAccepted:
+      return "accepted";
+    case RState::kConnecting:
+      return "connecting";
+    case RState::kAwaitStatus:
+      return "await_status";
+    case RState::kEstablished:
+      return "established";
   }
   return "?";
 }
@@ -64,12 +70,11 @@ Router::~Router() = default;
 Status Router::Init() {
   if (!self_) return Status::Invalid("site '" + opt_.site + "' is not in the route table");
   if (opt_.heartbeat_s < 1 || opt_.heartbeat_s > 255) return Status::Invalid("heartbeat_s must be 1..255");
-  std::string tag = "router " + opt_.site;
-  log::SetTag(tag.c_str());
   now_ms_ = NowMs();
   last_second_ms_ = now_ms_;
   RaiseFdLimit();
   if (Status s = loop_.Init(100); !s.ok()) return s;
+  spare_fd_.Reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
 
   bool same = self_->node == self_->peer;
   auto nl = sysio::ListenTcp(self_->node);
@@ -81,7 +86,8 @@ Status Router::Init() {
     auto wl = sysio::ListenTcp(self_->peer);
     if (!wl) return wl.error();
     wan_listen_ = std::move(*wl);
-    if (!loop_.Add(wan_listen_.get(), EPOLLIN, Pack(Kind::kWanListen, 0, 0))) return Status::Errno(errno, "epoll_ctl");
+    if (!loop_.Add(wan_listen_.get(), EPOLLIN, Pack(Kind::kWanListen, 0, 0)))
+      return Status::Errno(errno, "epoll_ctl");
   }
   auto u = sysio::BindUdp(self_->node);
   if (!u) return u.error();

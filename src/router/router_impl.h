@@ -1,5 +1,5 @@
-// Internal state of the subnet router: one object, owned by the thread that calls Run(), whose methods are split
-// over several files by concern:
+// Internal state of the subnet router: one object, owned by the thread that calls Run(), whose methods are
+// split over several files by concern:
 //   router.cc  start-up, the epoll loop, dispatch on tags, the 100 ms tick, shutdown
 //   relay.cc   accepted connections, the relay state machine and splice() data movement
 //   nodes.cc   registration connections (leases, heartbeats) and LOOKUP over UDP
@@ -13,11 +13,11 @@
 //      | bad header / timeout     | error or timeout -> status sent, closed  v
 //      +--> closed                +--> closed                           ESTABLISHED --EOF both ways--> closed
 //
-// Side 0 of a relay is the connection the router accepted (a node on leg 0, or the home router on leg 1); side 1
-// the connection it dialled (leg 1 to the peer router, or leg 2 to the destination). Direction d moves bytes from
-// side d to side 1-d through its own pipe. Invariants: a relay slot's fds are valid exactly while the slot is in
-// use; Dir::pipe is valid only while it holds bytes (in_pipe > 0) or during one Pump call; a freed slot's
-// generation differs from every tag still queued for it.
+// Side 0 of a relay is the connection the router accepted (a node on leg 0, or the home router on leg 1);
+// side 1 the connection it dialled (leg 1 to the peer router, or leg 2 to the destination). Direction d moves
+// bytes from side d to side 1-d through its own pipe. Invariants: a relay slot's fds are valid exactly while
+// the slot is in use; Dir::pipe is valid only while it holds bytes (in_pipe > 0) or during one Pump call; a
+// freed slot's generation differs from every tag still queued for it.
 #pragma once
 
 #include <sys/epoll.h>
@@ -48,10 +48,11 @@ enum class Role : uint8_t {
 };
 const char* StateName(RState s);
 
-// Non-blocking TCP connect to `dst` from address `src` (0: let the kernel choose). Binding the source keeps the
-// router's own address on legs it dials even on multi-homed heads (the destination's shim recognises relayed
-// connections by their real peer); IP_BIND_ADDRESS_NO_PORT defers the port choice to connect(), so the binding
-// does not limit ports per source address. `*in_progress` tells whether the connect is still under way.
+// Non-blocking TCP connect to `dst` from address `src` (0: let the kernel choose). Binding the source keeps
+// the router's own address on legs it dials even on multi-homed heads (the destination's shim recognises
+// relayed connections by their real peer); IP_BIND_ADDRESS_NO_PORT defers the port choice to connect(), so
+// the binding does not limit ports per source address. `*in_progress` tells whether the connect is still
+// under way.
 Result<sysio::Fd> ConnectFrom(Ip4 src, const Endpoint& dst, bool* in_progress);
 
 struct Dir {
@@ -68,20 +69,21 @@ struct Relay {
   Kind listener = Kind::kNone;  // which listener accepted side 0
   bool want_status = false;
   int fd[2] = {-1, -1};
-  uint32_t ev[2] = {0, 0};         // events currently registered
+  uint32_t ev[2] = {0, 0};  // events currently registered
   bool in_epoll[2] = {false, false};
   Dir dir[2];
-  proto::ConnHeader hdr;           // as it will be sent on (src filled in by the home router)
+  proto::ConnHeader hdr;            // as it will be sent on (src filled in by the home router)
   uint8_t buf[proto::kMaxMessage];  // first message (side 0) or STATUS (side 1) being read
   uint8_t have = 0;
-  Endpoint peer;                   // real address of side 0's peer
+  Endpoint peer;                    // real address of side 0's peer
   uint64_t lookup_key[2] = {0, 0};  // LOOKUP keys of node-facing sides (0: none)
   uint64_t id = 0;
   int64_t started_ms = 0;
-  int64_t deadline_ms = 0;         // header or connect deadline while setting up
+  int64_t deadline_ms = 0;  // header or connect deadline while setting up
 };
 
-// What LOOKUP answers for a node connection: live while `slot` is in use with `gen`, else a frozen final result.
+// What LOOKUP answers for a node connection: live while `slot` is in use with `gen`, else a frozen final
+// result.
 struct LookupEntry {
   uint32_t slot = 0;
   uint32_t gen = 0;
@@ -106,7 +108,7 @@ enum class LinkState : uint8_t { kDown, kConnecting, kHello, kUp };
 
 struct Link {
   std::string site;
-  Endpoint endpoint;  // the peer router's WAN address
+  Endpoint endpoint;    // the peer router's WAN address
   bool dialer = false;  // this router dials (its site name sorts first)
   LinkState state = LinkState::kDown;
   int fd = -1;
@@ -224,6 +226,8 @@ class Router {
   int64_t now_ms_ = 0;
   int64_t last_second_ms_ = 0;
   bool stop_ = false;
+  sysio::Fd spare_fd_;  // kept free so that accept can shed a connection when out of descriptors
+  int64_t last_accept_warn_ms_ = 0;
 };
 
 }  // namespace uvpn::router

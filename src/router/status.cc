@@ -23,11 +23,21 @@ void AppendJsonString(std::string* out, std::string_view in) {
   out->push_back('"');
   for (unsigned char c : in) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           Appendf(out, "\\u%04x", c);
@@ -49,12 +59,13 @@ std::string FormatText(const Snapshot& s) {
   Appendf(&o, "nodes (%zu):\n", s.nodes.size());
   for (const auto& n : s.nodes)
     Appendf(&o, "  %-15s %-15s %-24s %-16s %s\n", FormatIp4(n.vip).c_str(),
-            n.real ? FormatIp4(n.real).c_str() : "-", n.name.c_str(), n.site.c_str(), n.local ? "local" : "remote");
+            n.real ? FormatIp4(n.real).c_str() : "-", n.name.c_str(), n.site.c_str(),
+            n.local ? "local" : "remote");
   Appendf(&o, "relays (%zu):\n", s.relays.size());
   for (const auto& r : s.relays)
     Appendf(&o, "  %016llx %21s -> %-21s %-12s fwd %llu rev %llu age %.1fs\n",
-            static_cast<unsigned long long>(r.id), FormatEndpoint(r.src).c_str(), FormatEndpoint(r.dst).c_str(),
-            r.state.c_str(), static_cast<unsigned long long>(r.bytes_fwd),
+            static_cast<unsigned long long>(r.id), FormatEndpoint(r.src).c_str(),
+            FormatEndpoint(r.dst).c_str(), r.state.c_str(), static_cast<unsigned long long>(r.bytes_fwd),
             static_cast<unsigned long long>(r.bytes_rev), r.age_s);
   return o;
 }
@@ -103,7 +114,8 @@ std::string FormatJson(const Snapshot& s) {
     o += ",\"state\":";
     AppendJsonString(&o, r.state);
     Appendf(&o, ",\"bytes_fwd\":%llu,\"bytes_rev\":%llu,\"age_s\":%.3f}",
-            static_cast<unsigned long long>(r.bytes_fwd), static_cast<unsigned long long>(r.bytes_rev), r.age_s);
+            static_cast<unsigned long long>(r.bytes_fwd), static_cast<unsigned long long>(r.bytes_rev),
+            r.age_s);
   }
   o += "]}\n";
   return o;

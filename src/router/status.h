@@ -1,6 +1,6 @@
-// The router's status report: a snapshot of links, nodes and relays, formatted as text (for people) or JSON (for
-// tools and tests). Answered on the Unix status socket: the client writes "text\n" or "json\n", the router writes
-// the report and closes.
+// The router's status report: a snapshot of links, nodes and relays, formatted as text (for people) or JSON
+// (for tools and tests). Answered on the Unix status socket: the client writes "text\n" or "json\n", the
+// router writes the report and closes.
 //
 // Pure formatting: no I/O. JSON output is always valid (strings escaped per RFC 8259).
 #pragma once

@@ -25,8 +25,8 @@ uint32_t Home(uint64_t ino) {
 }
 
 uint64_t PackMeta(const Entry& e) {
-  return static_cast<uint64_t>(e.kind) | static_cast<uint64_t>(e.state) << 8 | static_cast<uint64_t>(e.flags) << 16 |
-         static_cast<uint64_t>(e.err) << 32;
+  return static_cast<uint64_t>(e.kind) | static_cast<uint64_t>(e.state) << 8 |
+         static_cast<uint64_t>(e.flags) << 16 | static_cast<uint64_t>(e.err) << 32;
 }
 
 // Reads slot `s` into *e. False if a writer was active throughout the attempts.
@@ -67,7 +67,9 @@ uint32_t Lock(Slot& s) {
   return 0;
 }
 
-void Unlock(Slot& s, uint32_t odd) { s.seq.store(odd + 1, std::memory_order_release); }
+void Unlock(Slot& s, uint32_t odd) {
+  s.seq.store(odd + 1, std::memory_order_release);
+}
 
 // REQUIRES: the slot is locked.
 void WriteLocked(Slot& s, const Entry& e) {
@@ -79,7 +81,9 @@ void WriteLocked(Slot& s, const Entry& e) {
   s.meta.store(PackMeta(e), std::memory_order_relaxed);
 }
 
-bool IsPendingMeta(uint64_t m) { return ((m >> 8) & 0xff) == static_cast<uint64_t>(CState::kPending); }
+bool IsPendingMeta(uint64_t m) {
+  return ((m >> 8) & 0xff) == static_cast<uint64_t>(CState::kPending);
+}
 
 // Finds the slot holding `ino`, or -1.
 int FindSlot(uint64_t ino) {
@@ -110,7 +114,8 @@ void CachePut(const Entry& e) {
     for (uint32_t k = 0; k < kWindow; ++k) {
       uint32_t i = (h + k) & (kSlots - 1);
       if (empty < 0 && g_slots[i].ino.load(std::memory_order_relaxed) == 0) empty = static_cast<int>(i);
-      if (idle < 0 && !IsPendingMeta(g_slots[i].meta.load(std::memory_order_relaxed))) idle = static_cast<int>(i);
+      if (idle < 0 && !IsPendingMeta(g_slots[i].meta.load(std::memory_order_relaxed)))
+        idle = static_cast<int>(i);
     }
     idx = empty >= 0 ? empty : idle >= 0 ? idle : static_cast<int>(h);
   }
@@ -119,7 +124,8 @@ void CachePut(const Entry& e) {
   if (now_pending) g_pending.fetch_add(1, std::memory_order_relaxed);  // before it becomes visible
   uint32_t odd = Lock(s);
   if (odd == 0) return;  // dropped; the hint stays high, which is allowed
-  bool was_pending = s.ino.load(std::memory_order_relaxed) != 0 && IsPendingMeta(s.meta.load(std::memory_order_relaxed));
+  bool was_pending =
+      s.ino.load(std::memory_order_relaxed) != 0 && IsPendingMeta(s.meta.load(std::memory_order_relaxed));
   WriteLocked(s, e);
   Unlock(s, odd);
   if (was_pending) g_pending.fetch_sub(1, std::memory_order_relaxed);
@@ -161,6 +167,8 @@ bool CacheUpdate(uint64_t ino, bool (*fn)(Entry*, void*), void* ctx) {
   return stored;
 }
 
-int CachePendingHint() { return g_pending.load(std::memory_order_relaxed); }
+int CachePendingHint() {
+  return g_pending.load(std::memory_order_relaxed);
+}
 
 }  // namespace uvpn::shim

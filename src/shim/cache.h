@@ -1,14 +1,15 @@
 // Per-process table of what the shim knows about sockets, keyed by socket inode (fstat st_ino).
 //
-// Theory of operation: 4096 slots, open addressing (hash of the inode, probe window of 8). Each slot is a seqlock:
-// readers copy the words and retry if the sequence changed (lock-free, never block); a writer takes the slot by
-// moving the sequence from even to odd with a compare-and-swap, writes, and releases with the next even value. A
-// writer that finds a slot odd spins a bounded number of times and then gives up (the entry is lost, which only
-// costs a LOOKUP later) -- so a child forked while a slot was being written can never hang. No allocation, no
-// locks: safe after fork and in any thread. All words are atomics, so there are no data races.
+// Theory of operation: 4096 slots, open addressing (hash of the inode, probe window of 8). Each slot is a
+// seqlock: readers copy the words and retry if the sequence changed (lock-free, never block); a writer takes
+// the slot by moving the sequence from even to odd with a compare-and-swap, writes, and releases with the
+// next even value. A writer that finds a slot odd spins a bounded number of times and then gives up (the
+// entry is lost, which only costs a LOOKUP later) -- so a child forked while a slot was being written can
+// never hang. No allocation, no locks: safe after fork and in any thread. All words are atomics, so there are
+// no data races.
 //
-// Invariant: entries are hints validated by the caller against the live socket's real endpoints, because inodes
-// are recycled after close (which is not interposed).
+// Invariant: entries are hints validated by the caller against the live socket's real endpoints, because
+// inodes are recycled after close (which is not interposed).
 #pragma once
 
 #include <atomic>
@@ -53,8 +54,8 @@ bool CacheFind(uint64_t ino, Entry* out);
 // Inserts or replaces the entry for e.ino. Best effort (a busy slot drops it).
 void CachePut(const Entry& e);
 
-// Read-modify-write of the entry for `ino` under the slot's write side: `fn(entry, ctx)` returns true to store
-// the modified entry. Returns false if there is no entry (fn not called) or fn returned false.
+// Read-modify-write of the entry for `ino` under the slot's write side: `fn(entry, ctx)` returns true to
+// store the modified entry. Returns false if there is no entry (fn not called) or fn returned false.
 bool CacheUpdate(uint64_t ino, bool (*fn)(Entry*, void*), void* ctx);
 
 // Number of entries in state kPending (a hint: never below the true count, may be above it). Zero lets the

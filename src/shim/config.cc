@@ -1,4 +1,5 @@
-// Parser of UVPN_SHIM_CONFIG; see config.h for the once-without-waiting scheme and docs/shim.md for the format.
+// Parser of UVPN_SHIM_CONFIG; see config.h for the once-without-waiting scheme and docs/shim.md for the
+// format.
 #include "shim/config.h"
 
 #include <atomic>
@@ -64,7 +65,8 @@ bool ParseToken(const char* tok, const char* end, Config* c, unsigned* seen) {
     }
   } else if (KeyIs(tok, eq, "router")) {
     uint32_t port;
-    ok = ParseIp(p, end, &c->router.ip) && p != end && *p++ == ':' && ParseU32(p, end, 65535, &port) && port != 0;
+    ok = ParseIp(p, end, &c->router.ip) && p != end && *p++ == ':' && ParseU32(p, end, 65535, &port) &&
+         port != 0;
     if (ok) c->router.port = static_cast<uint16_t>(port), *seen |= 2;
   } else if (KeyIs(tok, eq, "vip")) {
     ok = ParseIp(p, end, &c->vip);
@@ -131,8 +133,10 @@ Config GetConfig() {
   if (g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
     g_config = local;
     g_state.store(2, std::memory_order_release);
-    if (!ok && text != nullptr) Log(LogLevel::kWarn, "UVPN_SHIM_CONFIG malformed, interposition disabled");
-    else if (ok) Log(LogLevel::kDebug, "configured");
+    if (!ok && text != nullptr)
+      Log(LogLevel::kWarn, "UVPN_SHIM_CONFIG malformed, interposition disabled");
+    else if (ok)
+      Log(LogLevel::kDebug, "configured");
     return g_config;
   }
   return local;

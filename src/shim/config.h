@@ -1,9 +1,11 @@
-// Shim configuration: one line in UVPN_SHIM_CONFIG, prepared by `uvpn run` (docs/shim.md), plus UVPN_SHIM_LOG.
+// Shim configuration: one line in UVPN_SHIM_CONFIG, prepared by `uvpn run` (docs/shim.md), plus
+// UVPN_SHIM_LOG.
 //
-// Theory of operation: the variable is parsed on the first hook call. There is no lock and nobody waits: a thread
-// that finds the configuration unpublished parses a private copy (pure function of the environment), uses it, and
-// tries to publish it with a compare-and-swap on a state word; the winner copies it into static storage and marks
-// it ready. So a child forked while another thread was parsing cannot hang, and nothing allocates.
+// Theory of operation: the variable is parsed on the first hook call. There is no lock and nobody waits: a
+// thread that finds the configuration unpublished parses a private copy (pure function of the environment),
+// uses it, and tries to publish it with a compare-and-swap on a state word; the winner copies it into static
+// storage and marks it ready. So a child forked while another thread was parsing cannot hang, and nothing
+// allocates.
 #pragma once
 
 #include <cstdint>
@@ -15,9 +17,15 @@ struct Ep {
   uint32_t ip = 0;
   uint16_t port = 0;
 };
-inline bool operator==(const Ep& a, const Ep& b) { return a.ip == b.ip && a.port == b.port; }
-inline uint64_t PackEp(const Ep& e) { return (static_cast<uint64_t>(e.ip) << 16) | e.port; }
-inline Ep UnpackEp(uint64_t v) { return Ep{static_cast<uint32_t>(v >> 16), static_cast<uint16_t>(v & 0xffff)}; }
+inline bool operator==(const Ep& a, const Ep& b) {
+  return a.ip == b.ip && a.port == b.port;
+}
+inline uint64_t PackEp(const Ep& e) {
+  return (static_cast<uint64_t>(e.ip) << 16) | e.port;
+}
+inline Ep UnpackEp(uint64_t v) {
+  return Ep{static_cast<uint32_t>(v >> 16), static_cast<uint16_t>(v & 0xffff)};
+}
 
 enum class LogLevel : uint8_t { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 

@@ -2,9 +2,10 @@
 //
 // Theory of operation: each hook first asks whether the call concerns the overlay, using only what it already
 // has (the address argument, the result of the real call, an atomic counter); only then does it spend system
-// calls (fstat for the inode, getsockname/getpeername for validation) or talk to the router. Everything else is
-// a tail call into libc. Hooks are extern "C", noexcept, return what libc would (-1 and errno), and preserve errno
-// on success. State lives in the inode-keyed cache (cache.h); the router answers whatever the cache lost (LOOKUP).
+// calls (fstat for the inode, getsockname/getpeername for validation) or talk to the router. Everything else
+// is a tail call into libc. Hooks are extern "C", noexcept, return what libc would (-1 and errno), and
+// preserve errno on success. State lives in the inode-keyed cache (cache.h); the router answers whatever the
+// cache lost (LOOKUP).
 #include <fcntl.h>
 #include <sys/socket.h>
 
@@ -21,7 +22,8 @@
 #include "shim/sockaddr.h"
 
 // The hooks carry C++ names of their own bound to the libc symbol names with asm labels: glibc declares the
-// cancellation points (connect, accept, accept4) without noexcept, and clang rejects a noexcept redeclaration.
+// cancellation points (connect, accept, accept4) without noexcept, and clang rejects a noexcept
+// redeclaration.
 #define UVPN_HOOK(ret, name, params) \
   extern "C" __attribute__((visibility("default"))) ret uvpn_hook_##name params noexcept __asm__(#name)
 UVPN_HOOK(int, connect, (int fd, const struct sockaddr* addr, socklen_t len));
@@ -36,6 +38,9 @@ namespace uvpn::shim {
 namespace {
 
 constexpr int kAcceptHeaderWaitMs = 2000;
+// Silence after which accept asks the router whether it knows the connection at all.
+constexpr int kAcceptQuietMs = 100;
+constexpr int kAcceptLookupMs = 500;
 constexpr int kNameLookupMs = 2000;
 constexpr int kBrokenLookupMs = 500;
 
@@ -59,14 +64,16 @@ bool RealLocal(int fd, Ep* ep) {
   sockaddr_storage ss;
   socklen_t l = sizeof ss;
   bool v6;
-  return Real().getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &l) == 0 && ToEp(reinterpret_cast<sockaddr*>(&ss), l, ep, &v6);
+  return Real().getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &l) == 0 &&
+         ToEp(reinterpret_cast<sockaddr*>(&ss), l, ep, &v6);
 }
 
 bool RealPeer(int fd, Ep* ep) {
   sockaddr_storage ss;
   socklen_t l = sizeof ss;
   bool v6;
-  return Real().getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &l) == 0 && ToEp(reinterpret_cast<sockaddr*>(&ss), l, ep, &v6);
+  return Real().getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &l) == 0 &&
+         ToEp(reinterpret_cast<sockaddr*>(&ss), l, ep, &v6);
 }
 
 void WarnUnreachable(const Config& cfg) {
@@ -130,8 +137,8 @@ int ConnectAgain(const Config& cfg, int fd, uint64_t ino, const Entry& e) {
   }
 }
 
-// Virtual endpoints of a connected socket with real ends local/peer: from the cache (validated), else from the
-// router if the peer is the router. False: not an overlay connection (or unknown).
+// Virtual endpoints of a connected socket with real ends local/peer: from the cache (validated), else from
+// the router if the peer is the router. False: not an overlay connection (or unknown).
 bool VirtualOf(const Config& cfg, int fd, const Ep& local, const Ep& peer, Entry* out) {
   uint64_t ino = Inode(fd);
   Entry e;
@@ -159,12 +166,18 @@ bool VirtualOf(const Config& cfg, int fd, const Ep& local, const Ep& peer, Entry
   n.virt_peer = Ep{m.peer_vip, m.peer_port};
   n.kind = peer.port == cfg.router.port ? Kind::kClient : Kind::kAccepted;
   switch (m.state) {
-    case proto::RelayState::kPending: n.state = CState::kPending; break;
+    case proto::RelayState::kPending:
+      n.state = CState::kPending;
+      break;
     case proto::RelayState::kFailed:
       n.state = CState::kFailedReported;
       n.err = static_cast<uint16_t>(proto::WireCodeToErrno(m.code));
       break;
-    default: n.state = CState::kConnected; break;
+    default:
+      // Whether this process (image) already saw connect() return for it is unknown; like the kernel's socket
+      // still in SS_CONNECTING, the next connect() returns 0 and the one after EISCONN.
+      n.state = n.kind == Kind::kClient ? CState::kEstablished : CState::kConnected;
+      break;
   }
   CachePut(n);
   if (LogOn(LogLevel::kDebug))
@@ -176,15 +189,19 @@ bool VirtualOf(const Config& cfg, int fd, const Ep& local, const Ep& peer, Entry
 int DoConnect(const Config& cfg, int fd, const Ep& dst, bool v6) {
   uint64_t ino = Inode(fd);
   Entry e;
-  Ep peer;
-  if (CacheFind(ino, &e) && e.kind == Kind::kClient && RealPeer(fd, &peer) && peer == cfg.router)
-    return ConnectAgain(cfg, fd, ino, e);
+  Ep peer, local;
+  if (RealPeer(fd, &peer) && peer == cfg.router) {
+    // Already diverted (connect again): from the cache, or from the router after execve.
+    if (CacheFind(ino, &e) && e.kind == Kind::kClient && e.real_peer == peer)
+      return ConnectAgain(cfg, fd, ino, e);
+    if (RealLocal(fd, &local) && VirtualOf(cfg, fd, local, peer, &e) && e.kind == Kind::kClient)
+      return ConnectAgain(cfg, fd, e.ino, e);
+  }
 
   int err = ConnectRouter(cfg, fd, v6);
   if (err == ENETUNREACH) WarnUnreachable(cfg);
   if (err != 0) return Fail(err);
 
-  Ep local;
   if (!RealLocal(fd, &local)) local = Ep{};
   bool nonblocking = IsNonBlocking(fd);
   proto::ConnHeader h;
@@ -216,14 +233,21 @@ int DoConnect(const Config& cfg, int fd, const Ep& dst, bool v6) {
     return Fail(err);
   }
   if (LogOn(LogLevel::kDebug))
-    Line(LogLevel::kDebug).S("connect ").E(n.virt_local).S(" -> ").E(dst).S(nonblocking ? " (non-blocking)" : "").Emit();
+    Line(LogLevel::kDebug)
+        .S("connect ")
+        .E(n.virt_local)
+        .S(" -> ")
+        .E(dst)
+        .S(nonblocking ? " (non-blocking)" : "")
+        .Emit();
   if (nonblocking) return Fail(EINPROGRESS);
 
   int res = ETIMEDOUT;
   if (AwaitStatus(fd, deadline, true, &res) == EINTR) return Fail(EINTR);  // stays pending, STATUS owed
   SetState(ino, res == 0 ? CState::kConnected : CState::kFailedReported, res);
   if (res != 0) {
-    if (LogOn(LogLevel::kInfo)) Line(LogLevel::kInfo).S("connect to ").E(dst).S(" failed, errno ").I(res).Emit();
+    if (LogOn(LogLevel::kInfo))
+      Line(LogLevel::kInfo).S("connect to ").E(dst).S(" failed, errno ").I(res).Emit();
     return Fail(res);
   }
   return 0;
@@ -236,7 +260,8 @@ int DoAccept(int fd, struct sockaddr* addr, socklen_t* len, int flags, bool four
   sockaddr_storage ps;
   socklen_t pl = sizeof ps;
   // A bad application addrlen must fail like the kernel's, before a connection is taken off the queue.
-  if (addr != nullptr && (len == nullptr || static_cast<int>(*len) < 0)) return Fail(len == nullptr ? EFAULT : EINVAL);
+  if (addr != nullptr && (len == nullptr || static_cast<int>(*len) < 0))
+    return Fail(len == nullptr ? EFAULT : EINVAL);
   int c = four ? real.accept4(fd, reinterpret_cast<sockaddr*>(&ps), &pl, flags)
                : real.accept(fd, reinterpret_cast<sockaddr*>(&ps), &pl);
   if (c < 0) return c;
@@ -251,11 +276,22 @@ int DoAccept(int fd, struct sockaddr* addr, socklen_t* len, int flags, bool four
   n.ino = Inode(c);
   n.real_peer = peer;
   if (!RealLocal(c, &n.real_local)) n.real_local = Ep{};
+  // The header normally arrives with the handshake. If the peer stays silent, ask the router: a connection it
+  // does not know (a direct one from the head node, e.g. a server-speaks-first protocol) is returned at once.
   proto::ConnHeader h;
-  if (!ReadHopTwoHeader(c, NowMs() + kAcceptHeaderWaitMs, &h)) {
+  int64_t start = NowMs();
+  HeaderRead hr = ReadHopTwoHeader(c, start + kAcceptQuietMs, &h);
+  if (hr == HeaderRead::kSilent) {
+    proto::LookupReplyMsg m;
+    bool unknown = Lookup(cfg, n.real_local, peer.port, NowMs() + kAcceptLookupMs, false, &m) &&
+                   m.state == proto::RelayState::kUnknown;
+    hr = unknown ? HeaderRead::kNotHeader : ReadHopTwoHeader(c, start + kAcceptHeaderWaitMs, &h);
+  }
+  if (hr != HeaderRead::kHeader) {
     n.kind = Kind::kNotOverlay;
     CachePut(n);
-    if (LogOn(LogLevel::kInfo)) Line(LogLevel::kInfo).S("accept from ").E(peer).S(": no header, untouched").Emit();
+    if (LogOn(LogLevel::kInfo))
+      Line(LogLevel::kInfo).S("accept from ").E(peer).S(": no header, untouched").Emit();
     CopyOut(&ps, pl, addr, len);
     errno = saved;
     return c;
@@ -376,8 +412,8 @@ int uvpn_hook_getpeername(int fd, struct sockaddr* addr, socklen_t* len) noexcep
   Ep peer, local;
   bool v6;
   Entry e;
-  if (ToEp(reinterpret_cast<sockaddr*>(&ps), pl, &peer, &v6) && peer.ip == cfg.router.ip && RealLocal(fd, &local) &&
-      VirtualOf(cfg, fd, local, peer, &e)) {
+  if (ToEp(reinterpret_cast<sockaddr*>(&ps), pl, &peer, &v6) && peer.ip == cfg.router.ip &&
+      RealLocal(fd, &local) && VirtualOf(cfg, fd, local, peer, &e)) {
     sockaddr_storage vs;
     socklen_t vl = FromEp(e.virt_peer, v6, &vs);
     CopyOut(&vs, vl, addr, len);
@@ -390,8 +426,8 @@ int uvpn_hook_getpeername(int fd, struct sockaddr* addr, socklen_t* len) noexcep
 
 int uvpn_hook_getsockopt(int fd, int level, int name, void* val, socklen_t* len) noexcept {
   const RealFns& real = Real();
-  if (level != SOL_SOCKET || name != SO_ERROR || CachePendingHint() <= 0 || val == nullptr || len == nullptr ||
-      *len < sizeof(int))
+  if (level != SOL_SOCKET || name != SO_ERROR || CachePendingHint() <= 0 || val == nullptr ||
+      len == nullptr || *len < sizeof(int))
     return real.getsockopt(fd, level, name, val, len);
   int saved = errno;
   Config cfg = GetConfig();

@@ -13,9 +13,15 @@ namespace {
 RealFns g_fns;
 std::atomic<bool> g_ready{false};
 
-int SysConnect(int fd, const struct sockaddr* a, socklen_t l) { return static_cast<int>(syscall(SYS_connect, fd, a, l)); }
-int SysBind(int fd, const struct sockaddr* a, socklen_t l) { return static_cast<int>(syscall(SYS_bind, fd, a, l)); }
-int SysAccept(int fd, struct sockaddr* a, socklen_t* l) { return static_cast<int>(syscall(SYS_accept, fd, a, l)); }
+int SysConnect(int fd, const struct sockaddr* a, socklen_t l) {
+  return static_cast<int>(syscall(SYS_connect, fd, a, l));
+}
+int SysBind(int fd, const struct sockaddr* a, socklen_t l) {
+  return static_cast<int>(syscall(SYS_bind, fd, a, l));
+}
+int SysAccept(int fd, struct sockaddr* a, socklen_t* l) {
+  return static_cast<int>(syscall(SYS_accept, fd, a, l));
+}
 int SysAccept4(int fd, struct sockaddr* a, socklen_t* l, int f) {
   return static_cast<int>(syscall(SYS_accept4, fd, a, l, f));
 }
@@ -54,11 +60,11 @@ const RealFns& Real() {
     g_ready.store(true, std::memory_order_release);
     return g_fns;
   }
-  // Lost the race: the winner is copying a few words; wait for it, boundedly (a child forked inside that window
-  // would wait forever), then fall back to raw system calls.
+  // Lost the race: the winner is copying a few words; wait for it, boundedly (a child forked inside that
+  // window would wait forever), then fall back to raw system calls.
   for (int i = 0; i < 100000; ++i)
     if (g_ready.load(std::memory_order_acquire)) return g_fns;
-  static constexpr RealFns kSys = {&SysConnect, &SysBind, &SysAccept, &SysAccept4,
+  static constexpr RealFns kSys = {&SysConnect,     &SysBind,        &SysAccept,    &SysAccept4,
                                    &SysGetsockname, &SysGetpeername, &SysGetsockopt};
   return kSys;
 }

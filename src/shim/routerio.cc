@@ -21,7 +21,8 @@ int Remaining(int64_t deadline) {
   return left < 0 ? 0 : left > 1000000 ? 1000000 : static_cast<int>(left);
 }
 
-// Polls fd for `events` until deadline. Returns 1 ready, 0 timeout, -1 EINTR (only if interruptible), -2 error.
+// Polls fd for `events` until deadline. Returns 1 ready, 0 timeout, -1 EINTR (only if interruptible), -2
+// error.
 int PollOne(int fd, short events, int64_t deadline, bool interruptible) {
   while (true) {
     pollfd p{fd, events, 0};
@@ -50,7 +51,12 @@ int ConnectRouter(const Config& cfg, int fd, bool v6) {
     err = soerr;
   }
   switch (err) {
-    case ECONNREFUSED: case ENETUNREACH: case EHOSTUNREACH: case ETIMEDOUT: case ENETDOWN: case EHOSTDOWN:
+    case ECONNREFUSED:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ETIMEDOUT:
+    case ENETDOWN:
+    case EHOSTDOWN:
       return ENETUNREACH;
     default:
       return err;
@@ -115,35 +121,35 @@ int AwaitStatus(int fd, int64_t deadline, bool interruptible, int* result) {
   return 0;
 }
 
-bool ReadHopTwoHeader(int fd, int64_t deadline, proto::ConnHeader* hdr) {
+HeaderRead ReadHopTwoHeader(int fd, int64_t deadline, proto::ConnHeader* hdr) {
   uint8_t buf[proto::kConnHeaderSize];
   while (true) {
     ssize_t r = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
-    if (r == 0) return false;
+    if (r == 0) return HeaderRead::kNotHeader;
     if (r < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return HeaderRead::kNotHeader;
       r = 0;
     }
     size_t used;
     proto::Parse p = proto::Decode(buf, static_cast<size_t>(r), hdr, &used);
-    if (p == proto::Parse::kBad) return false;
+    if (p == proto::Parse::kBad) return HeaderRead::kNotHeader;
     if (p == proto::Parse::kOk) {
-      if (hdr->hop != proto::Hop::kRouterToDest) return false;
+      if (hdr->hop != proto::Hop::kRouterToDest) return HeaderRead::kNotHeader;
       ssize_t c;
       do c = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
       while (c < 0 && errno == EINTR);
-      return c == static_cast<ssize_t>(sizeof buf);
+      return c == static_cast<ssize_t>(sizeof buf) ? HeaderRead::kHeader : HeaderRead::kNotHeader;
     }
-    // A valid prefix so far (or nothing yet): wait for more. POLLIN stays set while bytes are unread, so after
-    // a short header prefix, sleep briefly instead of spinning on poll.
+    // A valid prefix so far (or nothing yet): wait for more. POLLIN stays set while bytes are unread, so
+    // after a short header prefix, sleep briefly instead of spinning on poll.
     if (r > 0) {
-      if (Remaining(deadline) == 0) return false;
+      if (Remaining(deadline) == 0) return HeaderRead::kTimeout;
       timespec ts{0, 1000000};
       nanosleep(&ts, nullptr);
       continue;
     }
-    if (PollOne(fd, POLLIN, deadline, false) != 1) return false;
+    if (PollOne(fd, POLLIN, deadline, false) != 1) return HeaderRead::kSilent;
   }
 }
 
@@ -158,7 +164,8 @@ bool Lookup(const Config& cfg, const Ep& local, uint16_t router_port, int64_t de
   }
   sockaddr_storage ss;
   socklen_t len = FromEp(Ep{local.ip, 0}, false, &ss);
-  (void)Real().bind(s, reinterpret_cast<sockaddr*>(&ss), len);  // best effort: the router checks the source ip
+  (void)Real().bind(s, reinterpret_cast<sockaddr*>(&ss),
+                    len);  // best effort: the router checks the source ip
   sockaddr_storage rs;
   socklen_t rlen = FromEp(cfg.router, false, &rs);
 
@@ -183,9 +190,11 @@ bool Lookup(const Config& cfg, const Ep& local, uint16_t router_port, int64_t de
       if (r < 0) break;  // e.g. ECONNREFUSED from an ICMP error: wait for the next resend
       proto::LookupReplyMsg m;
       size_t used;
-      if (proto::Decode(in, static_cast<size_t>(r), &m, &used) != proto::Parse::kOk || m.query_id != q.query_id)
+      if (proto::Decode(in, static_cast<size_t>(r), &m, &used) != proto::Parse::kOk ||
+          m.query_id != q.query_id)
         continue;
-      if (until_resolved && (m.state == proto::RelayState::kUnknown || m.state == proto::RelayState::kPending))
+      if (until_resolved &&
+          (m.state == proto::RelayState::kUnknown || m.state == proto::RelayState::kPending))
         break;  // ask again at the next resend
       *reply = m;
       done = true;

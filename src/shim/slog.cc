@@ -7,7 +7,9 @@
 
 namespace uvpn::shim {
 
-bool LogOn(LogLevel level) { return static_cast<int>(level) >= static_cast<int>(GetConfig().level); }
+bool LogOn(LogLevel level) {
+  return static_cast<int>(level) >= static_cast<int>(GetConfig().level);
+}
 
 Line::Line(LogLevel level) : level_(level) {
   static const char* const kNames[] = {"debug", "info", "warn", "error"};
@@ -42,7 +44,9 @@ Line& Line::Ip(uint32_t ip) {
   return U(ip >> 24).S(".").U((ip >> 16) & 255).S(".").U((ip >> 8) & 255).S(".").U(ip & 255);
 }
 
-Line& Line::E(const Ep& ep) { return Ip(ep.ip).S(":").U(ep.port); }
+Line& Line::E(const Ep& ep) {
+  return Ip(ep.ip).S(":").U(ep.port);
+}
 
 void Line::Emit() {
   if (!LogOn(level_)) return;
@@ -53,6 +57,8 @@ void Line::Emit() {
   errno = saved;
 }
 
-void Log(LogLevel level, const char* text) { Line(level).S(text).Emit(); }
+void Log(LogLevel level, const char* text) {
+  Line(level).S(text).Emit();
+}
 
 }  // namespace uvpn::shim

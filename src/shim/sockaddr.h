@@ -1,6 +1,6 @@
-// Socket-address and small system helpers for the shim: conversions between sockaddr and Ep (IPv4 and v4-mapped
-// IPv6), the kernel's address-truncation rule, a monotonic clock, and the socket inode. All pure or one syscall;
-// async-signal-safe; errno is preserved by every helper that does not report through it.
+// Socket-address and small system helpers for the shim: conversions between sockaddr and Ep (IPv4 and
+// v4-mapped IPv6), the kernel's address-truncation rule, a monotonic clock, and the socket inode. All pure or
+// one syscall; async-signal-safe; errno is preserved by every helper that does not report through it.
 #pragma once
 
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
 // Test driver for the subnet router: `uvpn_router_testmain --routes FILE --site NAME [--control SOCK]
-// [--log-level L] [--connect-timeout-ms N] [--heartbeat-s N]`. The real command is `uvpn router`; this exists so
-// the router's integration tests do not depend on the CLI.
+// [--log-level L] [--connect-timeout-ms N] [--heartbeat-s N]`. The real command is `uvpn router`; this exists
+// so the router's integration tests do not depend on the CLI.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   }
   opt.table = std::move(*table);
   opt.site = site;
+  uvpn::log::SetTag(("router " + site).c_str());
   opt.control_path = control;
   return uvpn::router::Run(opt);
 }

@@ -300,6 +300,34 @@ def test_failures(env, na, nb):
     s.close()
 
 
+def test_timeout(env, na, nb):
+    """A destination whose accept queue is full drops SYNs: router b's connect times out (3 s in this test) and
+    the client gets ETIMEDOUT through router a."""
+    full = listen("127.0.0.20")
+    full.listen(0)
+    port = full.getsockname()[1]
+    fillers = []
+    for _ in range(4):  # fill the accept queue (backlog 0 holds 1); extra attempts just hang, that is fine
+        f = socket.socket()
+        f.setblocking(False)
+        f.bind(("127.0.0.20", 0))
+        f.connect_ex(("127.0.0.20", port))
+        fillers.append(f)
+    time.sleep(0.2)
+    t0 = time.time()
+    s, code = None, None
+    s = tcp_from("127.0.0.10", env.a_node)
+    s.sendall(w.conn_header(nb.vip, port))
+    st = recv_exact(s, 16, 10)
+    code = w.parse_status(st) if len(st) == 16 else None
+    dt = time.time() - t0
+    check(code == 4 and 2.5 < dt < 6, f"timeout: STATUS ETIMEDOUT after {dt:.1f}s (got {w.CODES.get(code, code)})")
+    s.close()
+    for f in fillers:
+        f.close()
+    full.close()
+
+
 def test_split_header(env, na, nb):
     """The header may arrive in pieces (prefix split, then the rest in two segments)."""
     lb = listen("127.0.0.20")
@@ -484,6 +512,7 @@ def main():
         test_same_site(env, na, na2)
         test_failures(env, na, nb)
         test_split_header(env, na, nb)
+        test_timeout(env, na, nb)
         test_bad_input(env)
         test_cross_site(env, na, nb, size_a=100000, size_b=100000)  # still serving after bad input
 

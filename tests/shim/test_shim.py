@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import sys
 import textwrap
 import threading
@@ -209,6 +210,43 @@ class ConnectTests(ShimTest):
         self.assertEqual(r["ok"], "xyz")
         self.assertEqual(r["err"], errno.ECONNREFUSED)
 
+    def test_threads_and_fork(self):
+        # 8 threads x 16 connections, half non-blocking (SO_ERROR through LOOKUP), then a forked child connects.
+        r = self.run_child("""
+            import threading
+            results = []
+            def worker(i):
+                for k in range(16):
+                    s = socket.socket()
+                    if k % 2:
+                        s.setblocking(False)
+                        e1 = s.connect_ex(("100.97.2.20", 1000 + i))
+                        select.select([], [s], [], 5)
+                        e2 = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if e1 == errno.EINPROGRESS else -1
+                        s.setblocking(True)
+                    else:
+                        e2 = s.connect_ex(("100.97.2.20", 1000 + i))
+                    msg = b"t%d-%d" % (i, k)
+                    s.sendall(msg)
+                    got = s.recv(100)
+                    results.append((e2, got == msg, s.getpeername()[1] == 1000 + i))
+                    s.close()
+            ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+            [t.start() for t in ts]
+            [t.join() for t in ts]
+            pid = os.fork()
+            if pid == 0:
+                s = socket.socket()
+                rc = s.connect_ex(("100.97.2.20", 7))
+                s.sendall(b"f")
+                os._exit(0 if rc == 0 and s.recv(1) == b"f" and s.getpeername() == ("100.97.2.20", 7) else 1)
+            _, st = os.waitpid(pid, 0)
+            out(n=len(results), bad=[x for x in results if x != (0, True, True)], child=st)
+        """, timeout=60)
+        self.assertEqual(r["n"], 128)
+        self.assertEqual(r["bad"], [])
+        self.assertEqual(r["child"], 0)
+
     def test_ipv6_mapped(self):
         r = self.run_child("""
             s = socket.socket(socket.AF_INET6)
@@ -319,7 +357,8 @@ class AcceptTests(ShimTest):
         self.assertEqual(r["res"][0]["data"], "GET / HTTP/1.0\r\n\r\n")
         self.assertEqual(r["res"][0]["port"], a.getsockname()[1])
         self.assertEqual(r["res"][0]["peer"], ["127.0.0.1", a.getsockname()[1]])
-        self.assertEqual(r["res"][1]["data"], "late")  # returned after <= 2 s, bytes untouched
+        self.assertEqual(r["res"][1]["data"], "late")  # bytes untouched
+        self.assertLess(r["res"][1]["dt"], 1.0)  # silent peer unknown to the router: no 2 s header wait
         self.assertEqual(r["res"][1]["peer"], ["127.0.0.1", b.getsockname()[1]])
         a.close()
         b.close()
@@ -348,13 +387,21 @@ class AcceptTests(ShimTest):
         r = self.run_child("""
             s = socket.socket()
             s.connect(("100.97.2.20", 80))
+            t = socket.socket()
+            t.setblocking(False)
+            e1 = t.connect_ex(("100.97.2.30", 81))  # pending across execve
             os.set_inheritable(s.fileno(), True)
-            code = ("import socket,json,sys; fd=int(sys.argv[1]); s=socket.socket(fileno=fd); "
-                    "print(json.dumps(dict(peer=s.getpeername(), name=s.getsockname())), flush=True)")
-            os.execv(sys.executable, [sys.executable, "-c", code, str(s.fileno())])
+            os.set_inheritable(t.fileno(), True)
+            code = ("import socket,json,sys; s=socket.socket(fileno=int(sys.argv[1])); t=socket.socket(fileno=int(sys.argv[2])); "
+                    "c2=t.connect_ex(('100.97.2.30', 81)); c3=t.connect_ex(('100.97.2.30', 81)); "
+                    "print(json.dumps(dict(peer=s.getpeername(), name=s.getsockname(), e1=int(sys.argv[3]), "
+                    "c2=c2, c3=c3, tpeer=t.getpeername())), flush=True)")
+            os.execv(sys.executable, [sys.executable, "-c", code, str(s.fileno()), str(t.fileno()), str(e1)])
         """)
         self.assertEqual(r["peer"], ["100.97.2.20", 80])
         self.assertEqual(r["name"][0], "100.97.1.10")
+        self.assertEqual([r["e1"], r["c2"], r["c3"]], [errno.EINPROGRESS, 0, errno.EISCONN])
+        self.assertEqual(r["tpeer"], ["100.97.2.30", 81])
 
 
 class BindAndPassThroughTests(ShimTest):
@@ -498,6 +545,36 @@ class RealProgramTests(ShimTest):
         d.close()
         self.assertIn(b"addr=100.97.2.20:5555", reply)
         self.assertIn(b"laddr=100.97.1.10:%d" % port, reply)
+
+    @unittest.skipUnless(os.path.exists("/usr/sbin/sshd") and shutil.which("ssh-keygen") and os.geteuid() == 0
+                         and os.path.isdir("/run/sshd"), "needs root, sshd and /run/sshd")
+    def test_sshd_reexec_sees_virtual_peer(self):
+        # sshd accepts, forks and re-executes itself (-R) with the socket as a plain fd: the new image has an
+        # empty cache, so its getpeername must be answered by the router (LOOKUP).
+        tmp = tempfile.mkdtemp(prefix="uvpn-shim-sshd-")
+        try:
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", tmp + "/hk"], check=True)
+            port = free_port()
+            p = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", "/dev/null", "-p", str(port), "-h", tmp + "/hk",
+                                  "-o", "ListenAddress=100.97.1.10", "-o", "LogLevel=VERBOSE", "-o", "PidFile=none",
+                                  "-E", tmp + "/log"], env=self.env())
+            self.procs.append(p)
+            time.sleep(0.5)
+            d = self.router.dial(port, ("100.97.2.20", 5555), ("100.97.1.10", port), b"SSH-2.0-uvpntest\r\n")
+            d.settimeout(5)
+            banner = d.recv(100)
+            time.sleep(0.3)
+            d.close()
+            p.terminate()
+            p.wait(5)
+            with open(tmp + "/log") as f:
+                log = f.read()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertTrue(banner.startswith(b"SSH-2.0-"), banner)
+        self.assertIn("Server listening on 100.97.1.10 port %d" % port, log)
+        self.assertIn("Connection from 100.97.2.20 port 5555 on 100.97.1.10 port %d" % port, log)
+        self.assertGreater(self.router.lookups, 0)
 
     def test_socat(self):
         for target in ("TCP:100.97.2.20:80", "TCP:100.97.2.30:80,connect-timeout=5"):

@@ -8,7 +8,9 @@
 namespace uvpn::router {
 namespace {
 
-Ip4 Ip(const char* s) { return *ParseIp4(s); }
+Ip4 Ip(const char* s) {
+  return *ParseIp4(s);
+}
 
 TEST(RouterLeases, AssignsFromSecondAddressAndDerivesNames) {
   LeaseDb db(*ParseCidr("100.97.1.0/24"), "alpha");
@@ -50,13 +52,13 @@ TEST(RouterLeases, RequestedAddress) {
   auto a = db.Acquire(Ip("10.0.0.10"), Ip("100.97.1.50"), "", &created);
   ASSERT_TRUE(a);
   EXPECT_EQ((*a)->vip, Ip("100.97.1.50"));
-  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), Ip("100.97.1.50"), "", &created));  // taken
-  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), Ip("100.97.1.1"), "", &created));   // router's
-  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), Ip("100.97.1.0"), "", &created));   // network
+  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), Ip("100.97.1.50"), "", &created));   // taken
+  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), Ip("100.97.1.1"), "", &created));    // router's
+  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), Ip("100.97.1.0"), "", &created));    // network
   EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), Ip("100.97.1.255"), "", &created));  // broadcast
-  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), Ip("100.97.2.5"), "", &created));   // other subnet
-  EXPECT_FALSE(db.Acquire(Ip("10.0.0.10"), Ip("100.97.1.51"), "", &created));  // node holds another one
-  EXPECT_TRUE(db.Acquire(Ip("10.0.0.10"), Ip("100.97.1.50"), "", &created));   // same one: shared
+  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), Ip("100.97.2.5"), "", &created));    // other subnet
+  EXPECT_FALSE(db.Acquire(Ip("10.0.0.10"), Ip("100.97.1.51"), "", &created));   // node holds another one
+  EXPECT_TRUE(db.Acquire(Ip("10.0.0.10"), Ip("100.97.1.50"), "", &created));    // same one: shared
 }
 
 TEST(RouterLeases, FullSubnet) {
@@ -106,7 +108,8 @@ TEST(RouterStatus, JsonEscapesAndText) {
   s.links.push_back({"b", {Ip("10.0.0.2"), 7700}, true, 1.5});
   s.nodes.push_back({Ip("100.97.1.2"), Ip("10.0.0.10"), "a-2", "a", true, 1});
   s.nodes.push_back({Ip("100.97.2.2"), 0, "b-2", "b", false, 0});
-  s.relays.push_back({0x10000000000001, {Ip("100.97.1.2"), 40000}, {Ip("100.97.2.2"), 22}, "established", 10, 20, 3});
+  s.relays.push_back(
+      {0x10000000000001, {Ip("100.97.1.2"), 40000}, {Ip("100.97.2.2"), 22}, "established", 10, 20, 3});
   std::string j = FormatJson(s);
   EXPECT_NE(j.find("\"session\":\"t\\\"1\""), std::string::npos);
   EXPECT_NE(j.find("\"real\":null"), std::string::npos);
