@@ -29,6 +29,7 @@ import signal
 import sys
 import time
 
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree (bench/ and tests/e2e/)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_env  # noqa: E402
 import bench_report  # noqa: E402

@@ -208,6 +208,8 @@ void Router::OnUdp() {
         rep.peer_port = e.peer.port;
       }
     }
+    LOG_DEBUG("LOOKUP %s:%u router port %u -> state %u code %u", FormatIp4(q.node_ip).c_str(), q.node_port,
+              q.router_port, static_cast<unsigned>(rep.state), static_cast<unsigned>(rep.code));
     uint8_t out[proto::kLookupReplySize];
     size_t m = proto::Encode(rep, out, sizeof out);
     sendto(udp_.get(), out, m, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), len);

@@ -117,7 +117,8 @@ void Router::OnAccept(Kind listener, int lfd) {
           last_accept_warn_ms_ = now_ms_;
           LOG_WARN("accept: %s (%u relays); refusing new connections", strerror(errno), RelayCount());
         }
-        // Level-triggered: the pending connection would wake us forever. Use the spare fd to take it and reset it.
+        // Level-triggered: the pending connection would wake us forever. Use the spare fd to take it and
+        // reset it.
         if (spare_fd_.valid()) {
           spare_fd_.Reset();
           CloseRst(accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC));
@@ -448,8 +449,8 @@ void Router::OnRelayEvent(uint32_t slot, int side, uint32_t events) {
   }
   if ((events & EPOLLHUP) && r.dir[side].eof && !r.dir[1 - side].shut && r.dir[1 - side].in_pipe == 0)
     return Reset(slot, "hang-up");  // the socket is fully closed but we still owed it data or an EOF
+  if (r.dir[0].shut && r.dir[1].shut) return MaybeFinish(slot);
   UpdateInterest(slot);
-  MaybeFinish(slot);
 }
 
 // Splices pipe -> sink. Returns false if the relay was reset.

@@ -190,8 +190,13 @@ int DoConnect(const Config& cfg, int fd, const Ep& dst, bool v6) {
   uint64_t ino = Inode(fd);
   Entry e;
   Ep peer, local;
-  if (RealPeer(fd, &peer) && peer == cfg.router) {
-    // Already diverted (connect again): from the cache, or from the router after execve.
+  bool peer_known = RealPeer(fd, &peer);
+  // Already diverted (connect again). A path that failed was reset by the router, so getpeername says ENOTCONN:
+  // the cache entry (same inode, a client of ours) is then the only witness, and it carries the errno.
+  if (!peer_known && CacheFind(ino, &e) && e.kind == Kind::kClient && e.real_peer == cfg.router)
+    return ConnectAgain(cfg, fd, ino, e);
+  if (peer_known && peer == cfg.router) {
+    // From the cache, or from the router after execve.
     if (CacheFind(ino, &e) && e.kind == Kind::kClient && e.real_peer == peer)
       return ConnectAgain(cfg, fd, ino, e);
     if (RealLocal(fd, &local) && VirtualOf(cfg, fd, local, peer, &e) && e.kind == Kind::kClient)
@@ -434,8 +439,11 @@ int uvpn_hook_getsockopt(int fd, int level, int name, void* val, socklen_t* len)
   uint64_t ino = Inode(fd);
   Entry e;
   Ep peer;
+  // The inode identifies the socket; its real peer confirms it unless the router already reset it (a failed
+  // path: getpeername then says ENOTCONN, and the cached entry is all we have -- which is what we want).
+  bool peer_known = RealPeer(fd, &peer);
   if (!cfg.valid || !CacheFind(ino, &e) || e.kind != Kind::kClient || e.state != CState::kPending ||
-      !RealPeer(fd, &peer) || !(peer == cfg.router)) {
+      (peer_known && !(peer == cfg.router))) {
     errno = saved;
     return real.getsockopt(fd, level, name, val, len);
   }

@@ -3,10 +3,11 @@
 Theory of operation:
   Overlay(...) is a context manager. On enter it brings up `tests/testbed/uvpn-testbed up NAME` (a unique NAME per
   overlay), writes a route table with `uvpn session new` (site sK: peer=10.91.0.K:7700, node=10.91.K.1:7701,
-  subnet 100.97.K.0/24), starts `uvpn router` in every head namespace (log in the overlay's log dir, status socket
-  there too), waits until every status socket answers and every router sees its links up. Programs then run on
-  compute nodes through run()/call(): with overlay=True under `uvpn run --vip <vip_of(host)>`, so the virtual
-  address of every node is known in advance (site K node J -> 100.97.K.(10+J)); with overlay=False directly.
+  subnet 100.97.K.0/24), starts `uvpn router` in every head namespace (log in the overlay's log dir, status
+  socket in /tmp/uvpn-e2e-ctl), waits until every status socket answers and every router sees its links up.
+  Programs then run on compute nodes through run()/call(): with overlay=True under
+  `uvpn run --vip <vip_of(host)>`, so the virtual address of every node is known in advance (site K node J ->
+  100.97.K.(10+J)); with overlay=False directly.
   Every process is started in its own session (process group) and recorded; on exit (normal, exception or
   KeyboardInterrupt) the harness signals only those groups, then always runs `uvpn-testbed down NAME`.
   Binaries come from $UVPN_BUILD_DIR (bin/uvpn, lib/libuvpn_shim.so), default <repo>/build/release.
@@ -34,6 +35,7 @@ TESTBED = os.path.join(REPO, "tests", "testbed", "uvpn-testbed")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 ROUTER_PEER_PORT = 7700
 ROUTER_NODE_PORT = 7701
+CONTROL_DIR = "/tmp/uvpn-e2e-ctl"
 _counter = itertools.count(1)
 _active_dirs = []  # log dirs of the overlays made by the current test (printed when it fails)
 
@@ -128,6 +130,9 @@ class Overlay:
     def _up(self):
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir, mode=0o700)
+        with open(os.path.join(self.dir, "owner.pid"), "w") as f:
+            f.write(f"{os.getpid()}\n")
+        os.makedirs(CONTROL_DIR, mode=0o700, exist_ok=True)
         argv = [TESTBED, "up", self.name, "--sites", str(self.sites), "--nodes", str(self.nodes)]
         if self.kernel_routes:
             argv.append("--kernel-routes")
@@ -147,21 +152,29 @@ class Overlay:
                 self.wait_links_up()
 
     def close(self):
-        """Stops every process this overlay started (by process group), then tears the testbed down. Idempotent."""
-        for label, p in reversed(self.procs):
-            if p.poll() is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(p.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 3
-        for label, p in self.procs:
-            try:
-                p.wait(timeout=max(0.01, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    p.wait(timeout=2)
+        """Stops every process this overlay started (by process group): programs first, then the routers (so
+        programs do not log lost leases); then tears the testbed down. Idempotent."""
+        routers = set(id(p) for p in self.routers.values())
+        programs = [p for _, p in self.procs if id(p) not in routers]
+        for group in (programs, [p for _, p in self.procs if id(p) in routers]):
+            for p in reversed(group):
+                if p.poll() is None:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(p.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 3
+            for p in group:
+                try:
+                    p.wait(timeout=max(0.01, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(p.pid, signal.SIGKILL)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        p.wait(timeout=2)
         self.procs = []
+        for site in self.routers:
+            with contextlib.suppress(OSError):
+                os.unlink(self.control(site))
+        self.routers = {}
         for f in self._logs:
             with contextlib.suppress(Exception):
                 f.close()
@@ -191,7 +204,8 @@ class Overlay:
         return host.split("-")[0]
 
     def control(self, site):
-        return os.path.join(self.dir, f"{site}.sock")
+        # Not in self.dir: a Unix socket path must stay under 108 bytes whatever the build directory is.
+        return os.path.join(CONTROL_DIR, f"{self.name}-{site}.sock")
 
     def log_path(self, label):
         return os.path.join(self.dir, label + ".log")
@@ -361,10 +375,37 @@ def _dump_logs(limit=2500):
                 print(f"--- {f} (last {limit} bytes):\n{tail}")
 
 
+def reap_stale():
+    """Tears down testbeds left by test processes that died without cleaning up (e.g. killed by a ctest
+    timeout): every overlay dir under the log base whose owner.pid is no longer alive."""
+    base = os.environ.get("UVPN_E2E_LOGS", "/tmp/uvpn-e2e")
+    if not os.path.isdir(base):
+        return
+    for name in os.listdir(base):
+        owner = os.path.join(base, name, "owner.pid")
+        try:
+            with open(owner) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if pid == os.getpid() or os.path.exists(f"/proc/{pid}"):
+            continue
+        subprocess.run([TESTBED, "down", name], timeout=60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with contextlib.suppress(OSError):
+            os.unlink(owner)
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(tests):
     """Runs test functions; prints a line each and 'N passed, N failed'; exits 0, 1, or 77 if all skipped."""
     passed = failed = skipped = 0
     only = set(sys.argv[1:])
+    signal.signal(signal.SIGTERM, _sigterm)  # so `with Overlay` cleans up when ctest or a user stops us
+    if os.geteuid() == 0:
+        reap_stale()
     for fn in tests:
         if only and fn.__name__ not in only:
             continue

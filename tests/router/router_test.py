@@ -476,12 +476,19 @@ def main():
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    base = 21000 + (os.getpid() % 800) * 40
     tmp = tempfile.mkdtemp(prefix="uvpn-router-test-")
-    env = Env(args.router, tmp, base)
-    try:
+    # Ports below the ephemeral range; another base if something else holds one of ours.
+    for attempt in range(8):
+        base = 20000 + ((os.getpid() + attempt * 97) % 300) * 40
+        env = Env(args.router, tmp, base)
         env.start("a")
         env.start("b")
+        time.sleep(0.1)
+        if all(p.poll() is None for p in env.procs.values()):
+            break
+        print(f"port base {base} busy, retrying")
+        env.stop_all()
+    try:
         check(env.wait_for(lambda: env.status("a")["links"][0]["up"] and env.status("b")["links"][0]["up"]),
               "link a<->b up")
         st = os.stat(env.ctl["a"])
