@@ -180,6 +180,7 @@ class Overlay:
                 f.close()
         self._logs = []
         subprocess.run([TESTBED, "down", self.name], timeout=60)
+        _prune_data(self.dir)
 
     # ---- addresses -------------------------------------------------------------------------------------------
     @staticmethod
@@ -340,6 +341,16 @@ class Overlay:
 
     def restore(self, a, b):
         subprocess.run([TESTBED, "restore", self.name, a, b], check=True, timeout=30)
+
+
+def _prune_data(d, limit=1 << 20):
+    """Deletes data files over `limit` bytes (test payloads) from an overlay's dir; logs stay for debugging."""
+    for root, _, files in os.walk(d):
+        for f in files:
+            p = os.path.join(root, f)
+            with contextlib.suppress(OSError):
+                if not f.endswith(".log") and os.path.getsize(p) > limit:
+                    os.unlink(p)
 
 
 def _find_key(obj, fragment):

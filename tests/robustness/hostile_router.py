@@ -1,0 +1,824 @@
+#!/usr/bin/python3
+"""Hostile input against two subnet routers on loopback (label "robustness").
+
+Theory of operation: starts router a (127.0.0.1) and router b (127.0.0.2) the way tests/router/router_test.py does
+(uvpn_router_testmain, a per-run port base), registers one legitimate node per site and keeps a *canary* running
+for the whole test: one long-lived relay a->b that echoes a message every 50 ms, plus a fresh short relay every
+200 ms. Then it runs attack phases one after another -- random garbage, every truncation of every valid message,
+impossible lengths and flags, thousands of half-open connections, LOOKUP floods with random and spoofed fields,
+registration storms, HELLO floods, and connections that close or reset at every step of relay set-up. After each
+phase it checks that both routers still run, that the canary saw no failure, and that each router's socket
+count returns to its baseline (pipes may stay pooled, bounded). At the end both routers get SIGINT and must exit
+0 (under LeakSanitizer that means no leak), and their logs must not contain a sanitizer report.
+
+Every connection goes to 127.0.0.0/8 only; every loop is bounded in count and in time. Run under a sanitized
+build for best effect: `hostile_router.py --router build/s/bin/uvpn_router_testmain`. Exit code = failures.
+"""
+import argparse
+import os
+import random
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "router"))
+import uvpnwire as w  # noqa: E402
+
+FAILS = []
+HEADER_TIMEOUT_MS = 1500
+SANITIZER_MARKS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:",
+                   b"AddressSanitizer:DEADLYSIGNAL", b"SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILS.append(what)
+    return cond
+
+
+def recv_exact(s, n, timeout=5.0):
+    s.settimeout(timeout)
+    b = b""
+    while len(b) < n:
+        try:
+            c = s.recv(n - len(b))
+        except OSError:
+            break
+        if not c:
+            break
+        b += c
+    return b
+
+
+def tcp_from(src_ip, dst, timeout=5.0, nodelay=False):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if nodelay:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.bind((src_ip, 0))
+    s.settimeout(timeout)
+    s.connect(dst)
+    return s
+
+
+def rst_close(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+def listen(ip, port=0, backlog=4096):
+    l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((ip, port))
+    l.listen(backlog)
+    return l
+
+
+def hello(site, session, version=1):
+    body = site + session
+    return w.prefix(w.T_HELLO, 0, 16 + len(body)) + struct.pack(">HB5x", version, len(site)) + body
+
+
+def node_add(vip, name):
+    return w.prefix(w.T_NODE_ADD, 0, 16 + len(name)) + struct.pack(">II", w.ip2int(vip), 0) + name
+
+
+def node_del(vip):
+    return w.prefix(w.T_NODE_DEL, 0, 12) + struct.pack(">I", w.ip2int(vip))
+
+
+def status_msg(code):
+    return w.prefix(w.T_STATUS, 0, 16) + struct.pack(">HHI", code, 0, 0)
+
+
+def register_ok():
+    return w.prefix(w.T_REGISTER_OK, 0, 24 + 3) + struct.pack(">IIIBBH", 1, 2, 3, 16, 5, 0) + b"abc"
+
+
+def register_err():
+    return w.prefix(w.T_REGISTER_ERR, 0, 12 + 4) + struct.pack(">HH", 2, 0) + b"nope"
+
+
+def lookup_reply():
+    return w.prefix(w.T_LOOKUP_REPLY, 0, 32) + b"\0" * 24
+
+
+class Env:
+    def __init__(self, router_bin, tmp, base):
+        self.bin, self.tmp, self.base = router_bin, tmp, base
+        self.a_peer, self.a_node = ("127.0.0.1", base), ("127.0.0.1", base + 1)
+        self.b_peer, self.b_node = ("127.0.0.2", base + 10), ("127.0.0.2", base + 11)
+        self.routes = os.path.join(tmp, ".uvpn_route_h1")
+        with open(self.routes, "w") as f:
+            f.write("uvpn-route 1\nsession h1\nnetwork 100.97.0.0/16\n"
+                    f"site a subnet=100.97.1.0/24 peer=127.0.0.1:{base} node=127.0.0.1:{base + 1}\n"
+                    f"site b subnet=100.97.2.0/24 peer=127.0.0.2:{base + 10} node=127.0.0.2:{base + 11}\n")
+        self.procs = {}
+        self.logs = {}
+        self.ctl = {"a": os.path.join(tmp, "ctl", "a.sock"), "b": os.path.join(tmp, "ctl", "b.sock")}
+
+    def start(self, site):
+        self.logs[site] = os.path.join(self.tmp, f"router-{site}.log")
+        log = open(self.logs[site], "ab")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        p = subprocess.Popen([self.bin, "--routes", self.routes, "--site", site, "--control", self.ctl[site],
+                              "--log-level", "info", "--heartbeat-s", "1", "--connect-timeout-ms", "3000",
+                              "--header-timeout-ms", str(HEADER_TIMEOUT_MS)], stdout=log, stderr=log, env=env)
+        self.procs[site] = p
+        deadline = time.time() + 10
+        while time.time() < deadline and not os.path.exists(self.ctl[site]):
+            time.sleep(0.02)
+        return p
+
+    def status(self, site):
+        import json
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(3)
+        s.connect(self.ctl[site])
+        s.sendall(b"json\n")
+        out = b""
+        while True:
+            c = s.recv(1 << 16)
+            if not c:
+                break
+            out += c
+        s.close()
+        return json.loads(out)
+
+    def alive(self):
+        return all(p.poll() is None for p in self.procs.values())
+
+    def fds(self, site):
+        """(sockets, pipes, other) open in router `site`."""
+        pid = self.procs[site].pid
+        socks = pipes = other = 0
+        d = f"/proc/{pid}/fd"
+        for name in os.listdir(d):
+            try:
+                t = os.readlink(os.path.join(d, name))
+            except OSError:
+                continue
+            if t.startswith("socket:"):
+                socks += 1
+            elif t.startswith("pipe:"):
+                pipes += 1
+            else:
+                other += 1
+        return socks, pipes, other
+
+    def sanitizer_reports(self):
+        found = []
+        for site, path in self.logs.items():
+            with open(path, "rb") as f:
+                data = f.read()
+            for m in SANITIZER_MARKS:
+                if m in data:
+                    i = data.index(m)
+                    found.append(f"router {site}: {data[max(0, i - 200):i + 3000].decode(errors='replace')}")
+                    break
+        return found
+
+    def wait_for(self, pred, timeout=8.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if pred():
+                    return True
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        return False
+
+    def stop_all(self):
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+class Node:
+    """A registered node that keeps heartbeating."""
+
+    def __init__(self, real_ip, router_node):
+        self.sock = tcp_from(real_ip, router_node)
+        self.sock.sendall(w.register())
+        hdr = recv_exact(self.sock, 8)
+        ln = struct.unpack(">H", hdr[6:8])[0]
+        self.reply = w.parse_register_reply(hdr + recv_exact(self.sock, ln - 8))
+        self.vip = self.reply.get("vip")
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+        self.thread.start()
+
+    def _beat(self):
+        seq = 0
+        while not self.stop.wait(0.3):
+            seq += 1
+            try:
+                self.sock.sendall(w.heartbeat(seq))
+                if len(recv_exact(self.sock, 16, 2)) != 16:
+                    return
+            except OSError:
+                return
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+class Canary:
+    """Legitimate traffic during the attacks: an echo server on node b (127.0.0.20), a long-lived relay from node
+    a (127.0.0.10) that round-trips a message every 50 ms, and a new short relay every 200 ms."""
+
+    def __init__(self, env, nb_vip):
+        self.env, self.vip = env, nb_vip
+        self.lst = listen("127.0.0.20")
+        self.port = self.lst.getsockname()[1]
+        self.stop = threading.Event()
+        self.errors = []
+        self.rounds = 0
+        self.shorts = 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=f, daemon=True) for f in (self._serve, self._long, self._short)]
+        for t in self.threads:
+            t.start()
+
+    def _echo(self, c):
+        try:
+            c.settimeout(30)
+            h = recv_exact(c, 32, 10)
+            if len(h) != 32:
+                return
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                c.sendall(d)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def _serve(self):
+        self.lst.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                c, _ = self.lst.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
+
+    def _relay(self):
+        s = tcp_from("127.0.0.10", self.env.a_node, nodelay=True)
+        s.sendall(w.conn_header(self.vip, self.port))
+        st = recv_exact(s, 16)
+        if len(st) != 16 or w.parse_status(st) != 0:
+            s.close()
+            raise OSError(f"relay set-up failed: status {st!r}")
+        return s
+
+    def _fail(self, what):
+        with self.lock:
+            self.errors.append(f"{time.strftime('%H:%M:%S')} {what}")
+
+    def _long(self):
+        try:
+            s = self._relay()
+        except OSError as e:
+            return self._fail(f"long relay: {e}")
+        i = 0
+        while not self.stop.wait(0.05):
+            i += 1
+            msg = struct.pack(">Q", i) * 64
+            try:
+                s.sendall(msg)
+                got = recv_exact(s, len(msg), 5)
+            except OSError as e:
+                got = repr(e).encode()
+            if got != msg:
+                self._fail(f"long relay round {i}: got {len(got)} bytes")
+                s.close()
+                try:
+                    s = self._relay()
+                except OSError as e:
+                    self._fail(f"long relay reopen: {e}")
+                    time.sleep(0.5)
+                continue
+            self.rounds += 1
+        s.close()
+
+    def _short(self):
+        while not self.stop.wait(0.2):
+            try:
+                s = self._relay()
+                s.sendall(b"short!")
+                ok = recv_exact(s, 6, 5) == b"short!"
+                s.close()
+                if not ok:
+                    self._fail("short relay: no echo")
+                else:
+                    self.shorts += 1
+            except OSError as e:
+                self._fail(f"short relay: {e}")
+
+    def take_errors(self):
+        with self.lock:
+            e, self.errors = self.errors, []
+        return e
+
+    def close(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(5)
+        self.lst.close()
+
+
+# ---- attack phases ----------------------------------------------------------------------------------------------
+
+def send_and_close(src, dst, payload, how="close", wait=0.0):
+    try:
+        s = tcp_from(src, dst, timeout=2, nodelay=True)
+    except OSError:
+        return
+    try:
+        if payload:
+            s.sendall(payload)
+        if wait:
+            time.sleep(wait)
+        if how == "rst":
+            rst_close(s)
+        elif how == "read":
+            try:
+                s.settimeout(2)
+                while s.recv(4096):
+                    pass
+            except OSError:
+                pass
+            s.close()
+        else:
+            s.close()
+    except OSError:
+        s.close()
+
+
+def phase_garbage(env, rng, count):
+    targets = [env.a_node, env.a_peer, env.b_node, env.b_peer]
+    for i in range(count):
+        kind = i % 4
+        if kind == 0:
+            payload = rng.randbytes(rng.randint(1, 600))
+        elif kind == 1:  # the magic, then random bytes
+            payload = w.MAGIC + rng.randbytes(rng.randint(0, 300))
+        elif kind == 2:  # a plausible prefix with random type/flags/length, then random bytes
+            payload = w.MAGIC + bytes([rng.randint(0, 15), rng.choice([0, 0, 1, rng.randint(0, 255)])]) + \
+                struct.pack(">H", rng.randint(0, 300)) + rng.randbytes(rng.randint(0, 200))
+        else:  # a valid message with random bytes flipped
+            base = bytearray(rng.choice(valid_messages(env))[1])
+            for _ in range(rng.randint(1, 4)):
+                base[rng.randrange(len(base))] = rng.randint(0, 255)
+            payload = bytes(base) + rng.randbytes(rng.randint(0, 64))
+        send_and_close("127.0.0." + str(rng.choice([10, 20, 30, 40])), rng.choice(targets), payload,
+                       how=rng.choice(["close", "rst", "read"]) if kind != 0 else "close")
+
+
+def valid_messages(env):
+    return [
+        ("conn hop0", w.conn_header("100.97.2.2", 9, flags=w.WANT_STATUS)),
+        ("conn hop1", w.conn_header("100.97.2.2", 9, hop=1, flags=0, src_ip="100.97.1.2", src_port=1, relay_id=7)),
+        ("conn hop2", w.conn_header("100.97.2.2", 9, hop=2, flags=0)),
+        ("register", w.register(name=b"evil-node")),
+        ("register noname", w.register()),
+        ("register_ok", register_ok()),
+        ("register_err", register_err()),
+        ("heartbeat", w.heartbeat(1)),
+        ("lookup", w.lookup(1, "127.0.0.10", 1, 2)),
+        ("lookup_reply", lookup_reply()),
+        ("hello a", hello(b"a", b"h1")),
+        ("hello b", hello(b"b", b"h1")),
+        ("node_add", node_add("100.97.2.9", b"x")),
+        ("node_del", node_del("100.97.2.9")),
+        ("status", status_msg(0)),
+    ]
+
+
+def phase_truncations(env, hold):
+    """Every proper prefix of every valid message, on every listener: closed right away (hold=False) or kept
+    open until the router's header timeout closes it (hold=True, all at once)."""
+    held = []
+    n = 0
+    for what, msg in valid_messages(env):
+        if what.startswith("hello"):
+            continue  # a complete HELLO from site b would replace the real link; HELLO has its own phase
+        for cut in range(0, len(msg)):
+            for dst in (env.a_node, env.b_peer):
+                n += 1
+                if hold:
+                    try:
+                        s = tcp_from("127.0.0.10", dst, timeout=2, nodelay=True)
+                        if cut:
+                            s.sendall(msg[:cut])
+                        held.append(s)
+                    except OSError:
+                        pass
+                else:
+                    send_and_close("127.0.0.10", dst, msg[:cut], how=random.choice(["close", "rst"]))
+    for what, msg in valid_messages(env):
+        if what.startswith("hello"):
+            for cut in range(0, len(msg)):
+                send_and_close("127.0.0.10", env.b_peer, msg[:cut], how="close")
+                n += 1
+    if held:
+        # The router closes every one of them after the header timeout.
+        deadline = time.time() + HEADER_TIMEOUT_MS / 1000 + 4
+        closed = 0
+        for s in held:
+            s.settimeout(max(0.01, deadline - time.time()))
+            try:
+                if s.recv(100) == b"":
+                    closed += 1
+            except ConnectionResetError:
+                closed += 1
+            except OSError:
+                pass
+            s.close()
+        check(closed == len(held), f"truncations held open: {closed}/{len(held)} closed by the header timeout")
+    return n
+
+
+def phase_lengths(env):
+    """Every type 0..255 with lengths at and around each bound, and every flag bit."""
+    n = 0
+    lengths = sorted({0, 1, 7, 8, 11, 12, 15, 16, 17, 18, 19, 20, 23, 24, 31, 32, 33, 79, 80, 87, 88, 111, 112, 113,
+                      140, 141, 143, 144, 145, 255, 256, 4095, 4096, 4097, 65535})
+    for t in list(range(0, 13)) + [99, 128, 255]:
+        for ln in lengths:
+            payload = w.MAGIC + struct.pack(">BBH", t, 0, ln) + b"\0" * min(ln, 200)
+            send_and_close("127.0.0.10", env.a_node if n % 2 else env.b_peer, payload)
+            n += 1
+    for t in range(1, 12):
+        for fl in range(1, 256, 17):
+            send_and_close("127.0.0.10", env.a_node, w.MAGIC + struct.pack(">BBH", t, fl, 32) + b"\0" * 24)
+            n += 1
+    return n
+
+
+def phase_half_open(env, count):
+    """`count` connections to router a's node listener (and b's WAN listener) that send nothing, or one byte,
+    all held at once; then released. Returns how many were opened."""
+    held = []
+    t0 = time.time()
+    for i in range(count):
+        if time.time() - t0 > 30:
+            break
+        dst = env.a_node if i % 3 else env.b_peer
+        src = f"127.0.{1 + i // 20000}.{50 + (i % 150)}"
+        try:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((src, 0))
+            s.settimeout(2)
+            s.connect(dst)
+            if i % 2:
+                s.send(b"U")
+            held.append(s)
+        except OSError:
+            s.close()
+    time.sleep(0.5)
+    return held
+
+
+def phase_lookup_flood(env, rng, count):
+    """Random datagrams, valid LOOKUPs about random or real connections from matching and spoofed sources."""
+    socks = {ip: socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for ip in ("127.0.0.10", "127.0.0.20",
+                                                                             "127.0.0.66")}
+    for ip, u in socks.items():
+        u.bind((ip, 0))
+        u.setblocking(False)
+    targets = [env.a_node, env.b_node]
+    for i in range(count):
+        ip = rng.choice(list(socks))
+        k = i % 5
+        if k == 0:
+            d = rng.randbytes(rng.randint(0, 100))
+        elif k == 1:
+            d = w.lookup(rng.getrandbits(32), ip, rng.getrandbits(16), rng.getrandbits(16))
+        elif k == 2:  # spoofed node_ip
+            d = w.lookup(rng.getrandbits(32), "127.0.0." + str(rng.randint(0, 255)), rng.getrandbits(16),
+                         env.a_node[1])
+        elif k == 3:  # a LOOKUP with trailing bytes or a truncated one
+            d = w.lookup(1, ip, 1, 1) + rng.randbytes(rng.randint(1, 50)) if i % 2 else \
+                w.lookup(1, ip, 1, 1)[:rng.randint(0, 19)]
+        else:  # random fields in a valid prefix
+            d = w.prefix(w.T_LOOKUP, 0, 20) + rng.randbytes(12)
+        try:
+            socks[ip].sendto(d, rng.choice(targets))
+        except BlockingIOError:
+            time.sleep(0.001)
+        if i % 500 == 0:  # drain replies so our buffers do not fill
+            for u in socks.values():
+                try:
+                    while u.recv(64):
+                        pass
+                except BlockingIOError:
+                    pass
+    for u in socks.values():
+        u.close()
+
+
+def phase_register_storm(env, rng, count):
+    """`count` registrations opened and closed (some with bad names, addresses taken, or closed before the
+    answer), from many node addresses, some concurrently."""
+    n_ok = 0
+    for i in range(count):
+        src = f"127.0.2.{1 + (i % 200)}"
+        k = i % 6
+        want = "0.0.0.0"
+        name = b""
+        if k == 1:
+            want = "100.97.1." + str(rng.randint(0, 255))
+        elif k == 2:
+            name = bytes(rng.choice(b"abcXYZ019.-_") for _ in range(rng.randint(1, 63)))
+        elif k == 3:
+            want = "100.97.2.5"  # another site's subnet
+        try:
+            s = tcp_from(src, env.a_node, timeout=2, nodelay=True)
+        except OSError:
+            continue
+        try:
+            s.sendall(w.register(want, i, name))
+            if k == 4:
+                rst_close(s)  # before the answer
+                continue
+            if k == 5:
+                s.sendall(w.heartbeat(1) + w.heartbeat(2)[:9])
+            r = recv_exact(s, 8, 2)
+            if len(r) == 8:
+                r += recv_exact(s, struct.unpack(">H", r[6:8])[0] - 8, 2)
+                if r[4] == w.T_REGISTER_OK:
+                    n_ok += 1
+        except OSError:
+            pass
+        s.close()
+    # Concurrent: 300 registrations from 150 addresses held at once, then all closed.
+    held = []
+    for i in range(300):
+        try:
+            s = tcp_from(f"127.0.3.{1 + i % 150}", env.a_node, timeout=2)
+            s.sendall(w.register())
+            held.append(s)
+        except OSError:
+            pass
+    got = sum(1 for s in held if len(recv_exact(s, 8, 3)) == 8)
+    for s in held:
+        s.close()
+    return n_ok, got, len(held)
+
+
+def phase_hello_flood(env, rng, count):
+    """HELLOs on router b's WAN listener: wrong session, unknown site, b's own name, version 2, and (rarely)
+    a valid HELLO from site a followed by garbage or silence, which legitimately replaces the link."""
+    for i in range(count):
+        k = i % 6
+        if k == 0:
+            m = hello(b"a", b"other")
+        elif k == 1:
+            m = hello(b"zz", b"h1")
+        elif k == 2:
+            m = hello(b"b", b"h1")
+        elif k == 3:
+            m = hello(b"a", b"h1", version=2)
+        elif k == 4:
+            m = hello(b"a" * 32, b"h" * 64)
+        else:
+            m = hello(b"a", b"h1") + rng.randbytes(rng.randint(0, 40)) if i % 60 == 5 else hello(b"a", b"h1x")
+        send_and_close("127.0.0.1", env.b_peer, m, how=rng.choice(["close", "rst"]))
+
+
+def phase_setup_steps(env, nb_vip, rounds):
+    """Connections that end at every step of relay set-up, on both legs, with both close and reset."""
+    lst = listen("127.0.0.20")
+    port = lst.getsockname()[1]
+    lst.setblocking(False)
+    stop = threading.Event()
+    mode = {"m": "accept-close"}
+
+    def dest():  # the destination misbehaves in the current mode
+        conns = []
+        while not stop.is_set():
+            try:
+                c, _ = lst.accept()
+            except BlockingIOError:
+                time.sleep(0.005)
+                continue
+            m = mode["m"]
+            if m == "accept-close":
+                c.close()
+            elif m == "accept-rst":
+                rst_close(c)
+            elif m == "header-then-close":
+                c.settimeout(2)
+                recv_exact(c, 32, 2)
+                c.close()
+            elif m == "hold":
+                conns.append(c)
+            if len(conns) > 200:
+                for x in conns:
+                    x.close()
+                conns = []
+        for x in conns:
+            x.close()
+
+    t = threading.Thread(target=dest, daemon=True)
+    t.start()
+    n = 0
+    for r in range(rounds):
+        for m in ("accept-close", "accept-rst", "header-then-close", "hold"):
+            mode["m"] = m
+            for step in ("after-header", "after-status", "after-data", "rst-after-header", "rst-after-status",
+                         "half-close"):
+                n += 1
+                try:
+                    s = tcp_from("127.0.0.10", env.a_node, timeout=3, nodelay=True)
+                    s.sendall(w.conn_header(nb_vip, port, flags=w.WANT_STATUS if r % 2 == 0 else 0))
+                    if step == "after-header":
+                        s.close()
+                        continue
+                    if step == "rst-after-header":
+                        rst_close(s)
+                        continue
+                    if r % 2 == 0:
+                        recv_exact(s, 16, 3)
+                    if step == "after-status":
+                        s.close()
+                    elif step == "rst-after-status":
+                        rst_close(s)
+                    elif step == "after-data":
+                        try:
+                            s.sendall(b"x" * 70000)
+                        except OSError:
+                            pass
+                        s.close()
+                    else:
+                        s.shutdown(socket.SHUT_WR)
+                        s.settimeout(3)
+                        try:
+                            while s.recv(4096):
+                                pass
+                        except OSError:
+                            pass
+                        s.close()
+                except OSError:
+                    pass
+    # Leg 1 played by a fake home router against router b: hop-1 header then close / reset / data / silence.
+    for r in range(rounds):
+        for step in ("close", "rst", "data", "read"):
+            mode["m"] = ("accept-close", "hold")[r % 2]
+            n += 1
+            hdr = w.conn_header(nb_vip, port, hop=1, flags=0, src_ip="100.97.1.2", src_port=5, relay_id=r + 1)
+            if step == "data":
+                send_and_close("127.0.0.1", env.b_peer, hdr + b"y" * 5000, how="close")
+            else:
+                send_and_close("127.0.0.1", env.b_peer, hdr, how=step)
+    time.sleep(0.5)
+    stop.set()
+    t.join(5)
+    lst.close()
+    return n
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--router", required=True)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiplies every count (0.1 for a quick run)")
+    ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--only", default="", help="comma-separated phase names")
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    random.seed(args.seed)
+    print(f"seed {args.seed}", flush=True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    tmp = tempfile.mkdtemp(prefix="uvpn-hostile-")
+    for attempt in range(8):
+        base = 21000 + ((os.getpid() + attempt * 89) % 250) * 40
+        env = Env(args.router, tmp, base)
+        env.start("a")
+        env.start("b")
+        time.sleep(0.2)
+        if env.alive() and os.path.exists(env.ctl["a"]) and os.path.exists(env.ctl["b"]):
+            break
+        print(f"port base {base} busy, retrying")
+        env.stop_all()
+
+    def sc(n):
+        return max(1, int(n * args.scale))
+
+    canary = None
+    na = nb = None
+    try:
+        check(env.wait_for(lambda: env.status("a")["links"][0]["up"] and env.status("b")["links"][0]["up"]),
+              "link a<->b up")
+        na = Node("127.0.0.10", env.a_node)
+        nb = Node("127.0.0.20", env.b_node)
+        check(na.reply["ok"] and nb.reply["ok"], "legitimate nodes registered")
+        canary = Canary(env, nb.vip)
+        time.sleep(1.0)
+        base_fds = {s: env.fds(s) for s in ("a", "b")}
+        print(f"baseline fds (sockets, pipes, other): {base_fds}", flush=True)
+        check(canary.rounds > 5 and not canary.errors, f"canary running ({canary.rounds} rounds)")
+
+        def after(phase, settle=HEADER_TIMEOUT_MS / 1000 + 3.5):
+            alive = env.alive()
+            check(alive, f"{phase}: both routers still running")
+            if not alive:
+                return False
+
+            def back():
+                return all(env.fds(s)[0] <= base_fds[s][0] + 2 and env.fds(s)[1] <= base_fds[s][1] + 512 and
+                           env.fds(s)[2] <= base_fds[s][2] for s in ("a", "b"))
+            ok = env.wait_for(back, settle)
+            check(ok, f"{phase}: fd counts back to baseline ({ {s: env.fds(s) for s in ('a', 'b')} } vs "
+                      f"{base_fds})")
+            errs = canary.take_errors()
+            check(not errs, f"{phase}: canary saw no failure ({canary.rounds} rounds, {canary.shorts} short "
+                            f"relays so far){'; ' + '; '.join(errs[:5]) if errs else ''}")
+            rep = env.sanitizer_reports()
+            check(not rep, f"{phase}: no sanitizer report" + ("\n" + "\n".join(rep) if rep else ""))
+            return alive
+
+        phases = [
+            ("garbage", lambda: phase_garbage(env, rng, sc(3000))),
+            ("truncations", lambda: phase_truncations(env, hold=False)),
+            ("truncations-held", lambda: phase_truncations(env, hold=True)),
+            ("lengths", lambda: phase_lengths(env)),
+            ("lookup-flood", lambda: phase_lookup_flood(env, rng, sc(30000))),
+            ("register-storm", lambda: phase_register_storm(env, rng, sc(2000))),
+            ("hello-flood", lambda: phase_hello_flood(env, rng, sc(1200))),
+            ("setup-steps", lambda: phase_setup_steps(env, nb.vip, sc(20))),
+            ("half-open", None),
+        ]
+        only = set(filter(None, args.only.split(",")))
+        for name, fn in phases:
+            if only and name not in only:
+                continue
+            t0 = time.time()
+            if name == "half-open":
+                held = phase_half_open(env, sc(4000))
+                st = env.fds("a")
+                time.sleep(0.5)
+                errs = canary.take_errors()
+                check(not errs, f"half-open: canary unaffected while {len(held)} connections are held "
+                                f"(router a fds {st}){'; ' + '; '.join(errs[:5]) if errs else ''}")
+                canary.errors.extend([])
+                for s in held:
+                    s.close()
+                print(f"-- half-open: {len(held)} connections ({time.time() - t0:.1f}s)", flush=True)
+            else:
+                res = fn()
+                print(f"-- {name}: {res} ({time.time() - t0:.1f}s)", flush=True)
+            if not after(name):
+                break
+            if name == "hello-flood":
+                check(env.wait_for(lambda: env.status("a")["links"][0]["up"] and
+                                   env.status("b")["links"][0]["up"], 15), "hello-flood: link a<->b up again")
+
+        check(canary.rounds > 50, f"canary completed {canary.rounds} round trips and {canary.shorts} short relays")
+        canary.close()
+        canary = None
+        na.close()
+        nb.close()
+        for site in ("a", "b"):
+            if env.procs[site].poll() is None:
+                env.procs[site].send_signal(signal.SIGINT)
+                try:
+                    rc = env.procs[site].wait(15)
+                except subprocess.TimeoutExpired:
+                    rc = "timeout"
+                check(rc == 0, f"router {site} exits 0 on SIGINT (LeakSanitizer clean): {rc}")
+        rep = env.sanitizer_reports()
+        check(not rep, "final: no sanitizer report in the router logs" + ("\n" + "\n".join(rep) if rep else ""))
+    finally:
+        if canary:
+            canary.close()
+        env.stop_all()
+    if FAILS:
+        print(f"{len(FAILS)} FAILED (seed {args.seed}); router logs in {tmp}")
+    else:
+        print(f"all passed; router logs in {tmp}")
+    return min(len(FAILS), 100)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
