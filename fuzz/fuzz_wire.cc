@@ -78,6 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckDecoder<HelloMsg>(data, size, peek, MsgType::kHello);
   CheckDecoder<NodeAddMsg>(data, size, peek, MsgType::kNodeAdd);
   CheckDecoder<NodeDelMsg>(data, size, peek, MsgType::kNodeDel);
+  CheckDecoder<ResolveMsg>(data, size, peek, MsgType::kResolve);
+  CheckDecoder<ResolveAddrMsg>(data, size, peek, MsgType::kResolveAddr);
+  CheckDecoder<ResolveReplyMsg>(data, size, peek, MsgType::kResolveReply);
 
   // The error-code mapping is total and stable both ways.
   if (size >= 2) {

@@ -40,6 +40,14 @@ wire = {
     "valid_node_add": prefix(10, 0, struct.pack(">II", ip("100.97.1.10"), 0) + b"alpha-10"),
     "valid_node_del": prefix(11, 0, struct.pack(">I", ip("100.97.1.10"))),
 }
+# Host names (protocol.md section 8). Named names_valid_* (not valid_*): tests/unit/wire_names_test.cc checks these.
+wire["names_valid_resolve"] = prefix(12, 0, struct.pack(">II", 0x01020304, 0) + b"beta-11.example")
+wire["names_valid_resolve_addr"] = prefix(13, 0, struct.pack(">II", 0x11223344, ip("100.97.2.11")))
+wire["names_valid_resolve_reply"] = prefix(14, 0, struct.pack(">IB3xI", 0x01020304, 0, ip("100.97.2.11"))
+                                           + b"beta-11")
+wire["names_valid_resolve_reply_missing"] = prefix(14, 0, struct.pack(">IB3xI", 0x11223344, 1, 0))
+wire["names_resolve_bad_name"] = prefix(12, 0, struct.pack(">II", 1, 0) + b"bad name")
+wire["names_pair_resolve_addr_twice"] = wire["names_valid_resolve_addr"] * 2
 # A few seeds that are not single valid messages: two back to back, a truncation, a bad magic.
 wire["pair_conn_header_then_data"] = wire["valid_conn_header_hop2"] + b"GET / HTTP/1.0\r\n\r\n"
 wire["truncated_register_ok"] = wire["valid_register_ok"][:20]

@@ -10,7 +10,7 @@ std::string Args::get(const std::string& k, const std::string& def) const {
   return it == values.end() || it->second.empty() ? def : it->second.back();
 }
 
-Result<Args> ParseArgs(int argc, char** argv, const std::vector<FlagSpec>& specs) {
+Result<Args> ParseArgs(int argc, char** argv, const std::vector<FlagSpec>& specs, bool stop_at_positional) {
   Args a;
   for (int i = 0; i < argc; ++i) {
     std::string s = argv[i];
@@ -19,6 +19,10 @@ Result<Args> ParseArgs(int argc, char** argv, const std::vector<FlagSpec>& specs
       break;
     }
     if (s.rfind("--", 0) != 0 || s.size() == 2) {
+      if (stop_at_positional) {
+        for (; i < argc; ++i) a.rest.emplace_back(argv[i]);
+        break;
+      }
       a.rest.push_back(s);
       continue;
     }

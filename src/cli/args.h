@@ -24,7 +24,9 @@ struct Args {
   std::string get(const std::string& k, const std::string& def = "") const;
 };
 
-Result<Args> ParseArgs(int argc, char** argv, const std::vector<FlagSpec>& specs);
+// With `stop_at_positional`, the first non-option argument ends option parsing (it and everything after it go to
+// `rest`), so `uvpn run [options] prog --flag` leaves --flag to prog.
+Result<Args> ParseArgs(int argc, char** argv, const std::vector<FlagSpec>& specs, bool stop_at_positional = false);
 
 // Value of flag `k`, else environment variable `env`, else "".
 std::string FlagOrEnv(const Args& a, const std::string& k, const char* env);

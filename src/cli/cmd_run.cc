@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,7 +22,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/registration.h"
+#include "proto/wire.h"
 #include "routes/routes.h"
+#include "trace/trace.h"
 
 namespace uvpn::cli {
 namespace {
@@ -50,6 +53,12 @@ std::string FindShim(const Args& a) {
 
 void SetEnv(const char* k, const std::string& v) { setenv(k, v.c_str(), 1); }
 
+int64_t MonoMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 int ExitCodeOf(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -61,7 +70,8 @@ int ExitCodeOf(int status) {
 int RunMain(int argc, char** argv) {
   auto args = ParseArgs(argc, argv,
                         {{"routes", true}, {"site", true}, {"vip", true}, {"name", true}, {"shim", true},
-                         {"timeout-ms", true}, {"quiet", false}});
+                         {"timeout-ms", true}, {"quiet", false}, {"mode", true}},
+                        /*stop_at_positional=*/true);
   if (!args) {
     fprintf(stderr, "uvpn run: %s\n", args.error().message().c_str());
     return kExitUsage;
@@ -95,12 +105,30 @@ int RunMain(int argc, char** argv) {
     }
     want = *ip;
   }
+  // --- --mode (docs/trace.md): auto = ptrace for a static binary, which no preload library can reach.
+  std::string mode_note;
+  auto launch = trace::ChooseLaunch(args->get("mode"), args->rest[0], &mode_note);
+  if (!launch) {
+    fprintf(stderr, "uvpn run: %s\n", launch.error().message().c_str());
+    return kExitUsage;
+  }
+  if (!mode_note.empty() && !args->has("quiet")) fprintf(stderr, "uvpn run: %s\n", mode_note.c_str());
+  const bool traced = *launch != trace::Launch::kPreload;
+  // --- end --mode
   std::string shim = FindShim(*args);
-  if (shim.empty() || !Exists(shim)) {
+  if (!traced && (shim.empty() || !Exists(shim))) {
     fprintf(stderr, "uvpn run: preload library not found (give --shim PATH or UVPN_SHIM)\n");
     return kExitUvpnError;
   }
   int timeout_ms = args->has("timeout-ms") ? atoi(args->get("timeout-ms").c_str()) : 10000;
+  if (timeout_ms <= 0 || timeout_ms > 600000) {
+    fprintf(stderr, "uvpn run: --timeout-ms must be in 1..600000\n");
+    return kExitUsage;
+  }
+  if (std::string n = args->get("name"); !n.empty() && !proto::ValidHostName(n.data(), n.size())) {
+    fprintf(stderr, "uvpn run: bad --name '%s': 1..63 of [A-Za-z0-9._-]\n", n.c_str());
+    return kExitUsage;
+  }
   auto lease = Register(site->node, want, args->get("name"), timeout_ms);
   if (!lease) {
     fprintf(stderr, "uvpn run: %s\n", lease.error().message().c_str());
@@ -109,10 +137,19 @@ int RunMain(int argc, char** argv) {
 
   std::string conf = "v1 net=" + FormatCidr(lease->network) + " router=" + FormatEndpoint(site->node) +
                      " vip=" + FormatIp4(lease->vip) + " real=" + FormatIp4(lease->real_ip) +
-                     " timeout_ms=20000";
+                     " timeout_ms=20000 name=" + lease->name;
   SetEnv("UVPN_SHIM_CONFIG", conf);
   const char* old = getenv("LD_PRELOAD");
-  SetEnv("LD_PRELOAD", old != nullptr && *old != 0 ? shim + ":" + old : shim);
+  if (!traced) SetEnv("LD_PRELOAD", old != nullptr && *old != 0 ? shim + ":" + old : shim);
+  // --- --mode ptrace: the monitor gets the library's configuration line (docs/trace.md).
+  auto trace_opt = trace::ParseConfigLine(conf);
+  if (traced && !trace_opt) {
+    fprintf(stderr, "uvpn run: %s\n", trace_opt.error().message().c_str());
+    return kExitUvpnError;
+  }
+  if (traced)
+    trace_opt->mode = *launch == trace::Launch::kPtraceAll ? trace::Mode::kPtraceAll : trace::Mode::kPtrace;
+  // --- end --mode
   SetEnv("UVPN_VIP", FormatIp4(lease->vip));
   SetEnv("UVPN_HOSTNAME", lease->name);
   SetEnv("UVPN_ROUTES", path);
@@ -136,6 +173,7 @@ int RunMain(int argc, char** argv) {
   }
   if (child == 0) {
     sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    if (traced) _exit(trace::Run(*trace_opt, args->rest));  // --mode ptrace: this child is the monitor
     std::vector<char*> av;
     for (auto& s : args->rest) av.push_back(s.data());
     av.push_back(nullptr);
@@ -150,12 +188,15 @@ int RunMain(int argc, char** argv) {
   uint32_t seq = 0;
   bool have_lease = true;
   int retry_ms = 500;
+  // Heartbeats and re-registration attempts run on a deadline, not on poll's idle timeout: signals to forward
+  // (or anything else that wakes poll) more often than the interval must not starve the heartbeat.
+  int64_t due_ms = MonoMs() + lease->heartbeat_s * 1000LL;
   for (;;) {
     pollfd p[2] = {{sfd, POLLIN, 0}, {have_lease ? lease->conn.get() : -1, POLLIN, 0}};
-    int wait_ms = have_lease ? lease->heartbeat_s * 1000 : retry_ms;
-    int rc = poll(p, 2, wait_ms);
+    int64_t left = due_ms - MonoMs();
+    int rc = poll(p, 2, left > 0 ? static_cast<int>(left) : 0);
     if (rc < 0 && errno != EINTR) break;
-    if (rc == 0) {
+    if (MonoMs() >= due_ms) {
       if (have_lease) {
         (void)SendHeartbeat(*lease, ++seq);
       } else {
@@ -169,14 +210,16 @@ int RunMain(int argc, char** argv) {
           retry_ms *= 2;
         }
       }
-      continue;
+      due_ms = MonoMs() + (have_lease ? lease->heartbeat_s * 1000LL : retry_ms);
     }
+    if (rc <= 0) continue;
     if (have_lease && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       if (Status st = DrainRouter(*lease); !st.ok()) {
         fprintf(stderr, "uvpn run: lost the lease at %s (%s); re-registering\n", FormatEndpoint(router).c_str(),
                 st.message().c_str());
         have_lease = false;
         retry_ms = 500;
+        due_ms = MonoMs() + retry_ms;
       }
     }
     if ((p[0].revents & POLLIN) != 0) {

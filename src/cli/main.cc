@@ -11,6 +11,7 @@ const char kUsage[] =
     "  router --routes FILE --site NAME [--control SOCK] [--log-level debug|info|warn|error]\n"
     "  run    --routes FILE --site NAME [--vip IP] [--name HOST] [--shim PATH] -- COMMAND [ARGS...]\n"
     "  status (--control SOCK | --routes FILE --site NAME) [--json]\n"
+    "  resolve [--routes FILE --site NAME] [--timeout-ms N] NAME|VIP\n"
     "Environment: UVPN_ROUTES and UVPN_SITE stand in for --routes and --site.\n"
     "Docs: docs/architecture.md, docs/protocol.md, docs/route-table.md\n";
 }
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "router") == 0) return RouterMain(argc - 2, argv + 2);
   if (strcmp(cmd, "run") == 0) return RunMain(argc - 2, argv + 2);
   if (strcmp(cmd, "status") == 0) return StatusMain(argc - 2, argv + 2);
+  if (strcmp(cmd, "resolve") == 0) return ResolveMain(argc - 2, argv + 2);
   fprintf(stderr, "uvpn: unknown command '%s'\n%s", cmd, kUsage);
   return kExitUsage;
 }

@@ -28,7 +28,7 @@ Result<Lease> Register(const Endpoint& router, Ip4 want_vip, const std::string& 
   msg.want_vip = want_vip;
   msg.pid = static_cast<uint32_t>(getpid());
   if (name.size() > proto::kMaxName || (!name.empty() && !proto::ValidHostName(name.data(), name.size())))
-    return Status::Invalid("bad host name '" + name + "': 1..63 of [A-Za-z0-9.-]");
+    return Status::Invalid("bad host name '" + name + "': 1..63 of [A-Za-z0-9._-]");
   msg.name_len = static_cast<uint8_t>(name.size());
   memcpy(msg.name, name.data(), name.size());
   uint8_t buf[256];
@@ -93,7 +93,8 @@ Status SendHeartbeat(const Lease& lease, uint32_t seq) {
 
 Status DrainRouter(const Lease& lease) {
   uint8_t buf[512];
-  for (;;) {
+  // Bounded: a router (or an impostor) that keeps sending must not keep the supervisor from its other duties.
+  for (int i = 0; i < 64; ++i) {
     ssize_t r = recv(lease.conn.get(), buf, sizeof buf, MSG_DONTWAIT);
     if (r > 0) continue;  // heartbeat answers: their arrival is all that matters
     if (r == 0) return Status(ECONNRESET, "home router closed the registration connection");
@@ -101,6 +102,7 @@ Status DrainRouter(const Lease& lease) {
     if (errno == EINTR) continue;
     return Status::Errno(errno, "registration connection");
   }
+  return Status::Ok();
 }
 
 }  // namespace uvpn::cli

@@ -33,8 +33,13 @@ constexpr Bounds kBounds[] = {
     {16 + 1 + 1, 16 + kMaxSiteName + kMaxSessionId, 0},            // HELLO (site and session non-empty)
     {16, 16 + kMaxName, 0},                                        // NODE_ADD
     {kNodeDelSize, kNodeDelSize, 0},                               // NODE_DEL
+    {16 + 1, kResolveMax, 0},                                      // RESOLVE (name non-empty)
+    {kResolveAddrSize, kResolveAddrSize, 0},                       // RESOLVE_ADDR
+    {20, kResolveReplyMax, 0},                                     // RESOLVE_REPLY
 };
-static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 12);
+static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 15);
+static_assert(kResolveMax == 16 + kMaxName && kResolveReplyMax == 20 + kMaxName);
+static_assert(kResolveReplyMax <= kMaxMessage);
 static_assert(16 + kMaxSiteName + kMaxSessionId <= 0xffff);
 
 void PutPrefix(uint8_t* out, MsgType t, uint8_t flags, size_t total) {
@@ -389,6 +394,80 @@ Parse Decode(const uint8_t* buf, size_t len, NodeDelMsg* m, size_t* used) {
   Parse p = Front(buf, len, MsgType::kNodeDel, &total);
   if (p != Parse::kOk) return p;
   m->vip = Get32(buf + 8);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const ResolveMsg& m, uint8_t* out, size_t cap) {
+  size_t n = m.name_len > kMaxName ? kMaxName : m.name_len;
+  size_t total = 16 + n;
+  if (n == 0 || cap < total) return 0;
+  PutPrefix(out, MsgType::kResolve, 0, total);
+  Put32(out + 8, m.query_id);
+  Put32(out + 12, 0);
+  memcpy(out + 16, m.name, n);
+  return total;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, ResolveMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kResolve, &total);
+  if (p != Parse::kOk) return p;
+  size_t n = total - 16;
+  if (Get32(buf + 12) != 0 || !ValidHostName(reinterpret_cast<const char*>(buf + 16), n)) return Parse::kBad;
+  m->query_id = Get32(buf + 8);
+  m->name_len = static_cast<uint8_t>(n);
+  memcpy(m->name, buf + 16, n);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const ResolveAddrMsg& m, uint8_t* out, size_t cap) {
+  if (cap < kResolveAddrSize) return 0;
+  PutPrefix(out, MsgType::kResolveAddr, 0, kResolveAddrSize);
+  Put32(out + 8, m.query_id);
+  Put32(out + 12, m.vip);
+  return kResolveAddrSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, ResolveAddrMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kResolveAddr, &total);
+  if (p != Parse::kOk) return p;
+  m->query_id = Get32(buf + 8);
+  m->vip = Get32(buf + 12);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const ResolveReplyMsg& m, uint8_t* out, size_t cap) {
+  size_t n = !m.found ? 0 : m.name_len > kMaxName ? kMaxName : m.name_len;
+  size_t total = 20 + n;
+  if (cap < total) return 0;
+  PutPrefix(out, MsgType::kResolveReply, 0, total);
+  Put32(out + 8, m.query_id);
+  out[12] = m.found ? 0 : 1;
+  out[13] = out[14] = out[15] = 0;
+  Put32(out + 16, m.found ? m.vip : 0);
+  memcpy(out + 20, m.name, n);
+  return total;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, ResolveReplyMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kResolveReply, &total);
+  if (p != Parse::kOk) return p;
+  size_t n = total - 20;
+  uint8_t result = buf[12];
+  uint32_t vip = Get32(buf + 16);
+  if (result > 1 || buf[13] != 0 || buf[14] != 0 || buf[15] != 0) return Parse::kBad;
+  if (result == 0 && (vip == 0 || !ValidHostName(reinterpret_cast<const char*>(buf + 20), n))) return Parse::kBad;
+  if (result == 1 && (vip != 0 || n != 0)) return Parse::kBad;
+  m->query_id = Get32(buf + 8);
+  m->found = result == 0;
+  m->vip = vip;
+  m->name_len = static_cast<uint8_t>(n);
+  memcpy(m->name, buf + 20, n);
   *used = total;
   return Parse::kOk;
 }

@@ -27,6 +27,9 @@ enum class MsgType : uint8_t {
   kHello = 9,
   kNodeAdd = 10,
   kNodeDel = 11,
+  kResolve = 12,
+  kResolveAddr = 13,
+  kResolveReply = 14,
 };
 
 enum class Parse : uint8_t { kOk = 0, kNeedMore = 1, kBad = 2 };
@@ -42,6 +45,9 @@ inline constexpr size_t kMaxErrText = 128;    // REGISTER_ERR text
 inline constexpr size_t kMaxSiteName = 32;
 inline constexpr size_t kMaxSessionId = 64;
 inline constexpr size_t kMaxMessage = 16 + kMaxSiteName + kMaxSessionId + 32;  // largest variable message bound
+inline constexpr size_t kResolveAddrSize = 16;
+inline constexpr size_t kResolveMax = 16 + kMaxName;       // RESOLVE with the longest name
+inline constexpr size_t kResolveReplyMax = 20 + kMaxName;  // RESOLVE_REPLY with the longest name
 
 // Wire error codes (protocol.md section 3).
 enum class WireCode : uint16_t {
@@ -164,6 +170,35 @@ struct NodeDelMsg {
 };
 size_t Encode(const NodeDelMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, NodeDelMsg* m, size_t* used);
+
+// Host names (protocol.md section 8), UDP to the home router's node endpoint. RESOLVE asks name -> vip,
+// RESOLVE_ADDR vip -> name; RESOLVE_REPLY answers either. Decoders require the canonical form: a found reply has
+// a non-zero vip and a valid name, a not-found reply has vip 0 and no name.
+struct ResolveMsg {
+  uint32_t query_id = 0;
+  uint8_t name_len = 0;  // 1..kMaxName
+  char name[kMaxName] = {};
+};
+size_t Encode(const ResolveMsg& m, uint8_t* out, size_t cap);  // 0 also if name_len is 0
+Parse Decode(const uint8_t* buf, size_t len, ResolveMsg* m, size_t* used);
+
+struct ResolveAddrMsg {
+  uint32_t query_id = 0;
+  uint32_t vip = 0;
+};
+size_t Encode(const ResolveAddrMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, ResolveAddrMsg* m, size_t* used);
+
+struct ResolveReplyMsg {
+  uint32_t query_id = 0;
+  bool found = false;
+  uint32_t vip = 0;       // 0 unless found
+  uint8_t name_len = 0;   // 0 unless found, else 1..kMaxName
+  char name[kMaxName] = {};
+};
+// Encodes the canonical form: a not-found reply is written with vip 0 and no name whatever the fields hold.
+size_t Encode(const ResolveReplyMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, ResolveReplyMsg* m, size_t* used);
 
 // True if every byte is in [A-Za-z0-9.-] and 1 <= len <= 63 (host names) -- also used for site names with '_'.
 bool ValidHostName(const char* s, size_t len);

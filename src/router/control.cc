@@ -5,6 +5,7 @@
 // (something accepts on it) makes start-up fail instead of stealing it. Requests are served from the event
 // loop: read the line, format a Snapshot (status.h), write it out as the socket accepts it, close. 5 s per
 // client at most.
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -82,6 +83,16 @@ void Router::CloseControl() {
 void Router::OnControlAccept() {
   for (int i = 0; i < 16; ++i) {
     int fd = accept4(control_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && ShedUnidentified(1) > 0)
+      fd = accept4(control_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && spare_fd_.valid()) {
+      // Level-triggered: a pending client would wake the loop forever. Take it with the spare fd and close it.
+      spare_fd_.Reset();
+      int c = accept4(control_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (c >= 0) close(c);
+      spare_fd_.Reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+      return;
+    }
     if (fd < 0) return;
     uint32_t idx = controls_.Alloc();
     if (idx == kMaxSlots) {

@@ -3,6 +3,8 @@
 #include "router/leases.h"
 
 #include <algorithm>
+#include <strings.h>
+
 #include <cerrno>
 
 namespace uvpn::router {
@@ -39,6 +41,9 @@ Result<const Lease*> LeaseDb::Acquire(Ip4 real, Ip4 want_vip, const std::string&
     }
     if (vip == 0) return Status(ENOSPC, "subnet " + FormatCidr(subnet_) + " is full");
   }
+  if (!name.empty()) {
+    if (Status st = CheckName(name); !st.ok()) return st;
+  }
   Lease l;
   l.vip = vip;
   l.real = real;
@@ -57,6 +62,28 @@ bool LeaseDb::Release(Ip4 real, Ip4* vip) {
   vip_to_real_.erase(it->second.vip);
   by_real_.erase(it);
   return true;
+}
+
+namespace {
+bool SameName(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+}  // namespace
+
+Status LeaseDb::CheckName(const std::string& name) const {
+  // "<site>-<digits>" is how routers derive names: reserved for them, so a derived name is never taken.
+  for (const std::string& site : reserved_) {
+    if (name.size() > site.size() + 1 && name[site.size()] == '-' &&
+        SameName(name.substr(0, site.size()), site) &&
+        name.find_first_not_of("0123456789", site.size() + 1) == std::string::npos)
+      return Status(EADDRINUSE, "host name '" + name + "' has the form of a name routers derive (" + site + "-N)");
+  }
+  for (const auto& [real, l] : by_real_)
+    if (SameName(l.name, name)) return Status(EADDRINUSE, "host name '" + name + "' is taken by " + FormatIp4(l.vip));
+  for (const auto& [vip, n] : remote_)
+    if (SameName(n.name, name))
+      return Status(EADDRINUSE, "host name '" + name + "' is taken by " + FormatIp4(vip) + " (site " + n.site + ")");
+  return Status::Ok();
 }
 
 const Lease* LeaseDb::ByReal(Ip4 real) const {

@@ -45,7 +45,11 @@ class LeaseDb {
   // derive. On success `*created` tells whether the lease is new (announce it). Errors (code
   // EADDRINUSE/EADDRNOTAVAIL/ ENOSPC) carry a message for the user; the wire code is always "address taken"
   // (2). An existing lease is shared when want_vip is 0 or equal to it; a different want_vip is an error.
+  // A new lease's given `name` is refused (EADDRINUSE) when another local lease or a remote node has it
+  // (case-insensitive: names resolve like DNS names), or when it has the form "<site>-<digits>" of a reserved
+  // site (SetReservedSites): such names are derived by routers only, so derived names never collide.
   Result<const Lease*> Acquire(Ip4 real, Ip4 want_vip, const std::string& name, bool* created);
+  void SetReservedSites(std::vector<std::string> sites) { reserved_ = std::move(sites); }
   // Drops one reference. Returns true if the lease ended (announce NODE_DEL for *vip).
   bool Release(Ip4 real, Ip4* vip);
 
@@ -70,6 +74,9 @@ class LeaseDb {
   std::unordered_map<Ip4, Lease> by_real_;
   std::unordered_map<Ip4, Ip4> vip_to_real_;
   std::map<Ip4, RemoteNode> remote_;
+  std::vector<std::string> reserved_;  // site names whose "<site>-<digits>" names are derived-only
+
+  Status CheckName(const std::string& name) const;
 };
 
 }  // namespace uvpn::router

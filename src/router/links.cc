@@ -145,7 +145,11 @@ std::string Router::HelloError(const proto::HelloMsg& m, int* link_index) const 
   return "HELLO from site '" + site + "', which is not in the route table";
 }
 
-void Router::AdoptLink(uint32_t slot, const proto::HelloMsg& m) {
+void Router::AdoptLink(uint32_t slot, const proto::HelloMsg& m, const uint8_t* extra, size_t extra_n) {
+  // At most 14 bytes (ReadFirst reads 32 at most, a HELLO has 18 or more); copied before the slot is freed.
+  uint8_t ahead[proto::kConnHeaderSize];
+  size_t ahead_n = std::min(extra_n, sizeof ahead);
+  memcpy(ahead, extra, ahead_n);
   int li = -1;
   std::string err = HelloError(m, &li);
   if (!err.empty()) return Drop(slot, err.c_str());
@@ -172,6 +176,7 @@ void Router::AdoptLink(uint32_t slot, const proto::HelloMsg& m) {
   uint32_t gen = l.gen;
   SendHello(li);
   if (links_[li].gen == gen) SendAllLeases(li);
+  if (links_[li].gen == gen && ahead_n > 0) LinkInput(static_cast<uint32_t>(li), ahead, ahead_n);
 }
 
 void Router::LinkDown(uint32_t li, const char* why) {
@@ -224,7 +229,12 @@ void Router::OnLinkEvent(uint32_t li, uint32_t events) {
     return LinkDown(li, strerror(errno));
   }
   l.last_heard_ms = now_ms_;
-  l.in.insert(l.in.end(), buf, buf + n);
+  LinkInput(li, buf, static_cast<size_t>(n));
+}
+
+void Router::LinkInput(uint32_t li, const uint8_t* data, size_t n) {
+  uint32_t gen = links_[li].gen;
+  links_[li].in.insert(links_[li].in.end(), data, data + n);
   size_t off = 0;
   while (links_[li].gen == gen) {
     Link& cur = links_[li];

@@ -9,8 +9,15 @@
 // LOOKUP answers from `lookups_`, keyed by the real (node ip, node port, router port) of a node-facing relay
 // connection: leg 0 on the home router, leg 2 on the destination's router. An entry follows its live relay
 // and is frozen (failed with the code, or closed) for 60 s when the relay ends. Only the node itself may ask.
+//
+// RESOLVE / RESOLVE_ADDR (protocol.md section 8) share the UDP socket: they are answered at once from the
+// session-wide node table (own leases first, then the nodes the links announced), without forwarding
+// anything.
 #include <netinet/in.h>
+#include <strings.h>
 #include <sys/socket.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstring>
@@ -23,9 +30,70 @@ namespace uvpn::router {
 namespace {
 constexpr int64_t kLookupKeepMs = 60000;
 constexpr int kUdpBatch = 64;
+
+bool SameName(const std::string& a, const char* b, size_t n) {
+  return a.size() == n && strncasecmp(a.data(), b, n) == 0;
+}
+
+// Answers a RESOLVE (name -> vip) or RESOLVE_ADDR (vip -> name) from the node table. `out` gets the reply.
+size_t AnswerResolve(const Router& r, proto::MsgType t, const uint8_t* buf, size_t n, uint8_t* out,
+                     size_t cap) {
+  proto::ResolveReplyMsg rep;
+  size_t used;
+  auto fill = [&rep](Ip4 vip, const std::string& name) {
+    rep.found = true;
+    rep.vip = vip;
+    rep.name_len = static_cast<uint8_t>(std::min(name.size(), proto::kMaxName));
+    memcpy(rep.name, name.data(), rep.name_len);
+  };
+  if (t == proto::MsgType::kResolve) {
+    proto::ResolveMsg q;
+    if (proto::Decode(buf, n, &q, &used) != proto::Parse::kOk || used != n) return 0;
+    rep.query_id = q.query_id;
+    const Lease* best = nullptr;
+    // Sorted() copies pointers: acceptable, name queries are rare and the nodes cache the answers.
+    for (const Lease* l : r.leases_.Sorted()) {
+      if (SameName(l->name, q.name, q.name_len)) {
+        best = l;
+        break;
+      }
+    }
+    if (best != nullptr) {
+      fill(best->vip, best->name);
+    } else {
+      for (const auto& [vip, node] : r.leases_.remotes()) {  // ordered by vip: the lowest wins
+        if (SameName(node.name, q.name, q.name_len)) {
+          fill(vip, node.name);
+          break;
+        }
+      }
+    }
+    LOG_DEBUG("RESOLVE %.*s -> %s", static_cast<int>(q.name_len), q.name,
+              rep.found ? FormatIp4(rep.vip).c_str() : "not found");
+  } else {
+    proto::ResolveAddrMsg q;
+    if (proto::Decode(buf, n, &q, &used) != proto::Parse::kOk || used != n) return 0;
+    rep.query_id = q.query_id;
+    if (r.opt_.table.network.contains(q.vip)) {
+      if (const Lease* l = r.leases_.ByVip(q.vip)) {
+        fill(l->vip, l->name);
+      } else {
+        auto it = r.leases_.remotes().find(q.vip);
+        if (it != r.leases_.remotes().end()) fill(it->first, it->second.name);
+      }
+    }
+    LOG_DEBUG("RESOLVE_ADDR %s -> %.*s", FormatIp4(q.vip).c_str(),
+              rep.found ? static_cast<int>(rep.name_len) : 9, rep.found ? rep.name : "not found");
+  }
+  return proto::Encode(rep, out, cap);
+}
 }  // namespace
 
-void Router::AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m) {
+void Router::AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m, const uint8_t* extra, size_t extra_n) {
+  // At most 16 bytes: ReadFirst reads 32 at most and a REGISTER has 16 or more. Copied before the slot is freed.
+  uint8_t ahead[proto::kHeartbeatSize];
+  size_t ahead_n = std::min(extra_n, sizeof ahead);
+  memcpy(ahead, extra, ahead_n);
   Relay& r = relays_[slot];
   Endpoint peer = r.peer;
   int fd = r.fd[0];
@@ -79,6 +147,7 @@ void Router::AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m) {
   memcpy(ok.name, l->name.data(), ok.name_len);
   uint8_t b[24 + proto::kMaxName];
   size_t n = proto::Encode(ok, b, sizeof b);
+  uint32_t gen = regs_.Gen(gi);
   if (send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(n)) {
     EndReg(gi, "writing REGISTER_OK failed");
     return;
@@ -96,6 +165,10 @@ void Router::AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m) {
     LOG_DEBUG("lease %s shared by another registration from %s (pid %u)", FormatIp4(l->vip).c_str(),
               FormatIp4(peer.ip).c_str(), m.pid);
   }
+  if (ahead_n > 0 && regs_.Live(gi, gen)) {
+    memcpy(regs_[gi].buf, ahead, ahead_n);
+    RegInput(gi, ahead_n);
+  }
 }
 
 void Router::OnRegEvent(uint32_t gi, uint32_t /*events*/) {
@@ -106,6 +179,11 @@ void Router::OnRegEvent(uint32_t gi, uint32_t /*events*/) {
     if (errno == EAGAIN || errno == EINTR) return;
     return EndReg(gi, strerror(errno));
   }
+  RegInput(gi, static_cast<size_t>(n));
+}
+
+void Router::RegInput(uint32_t gi, size_t n) {
+  Reg& g = regs_[gi];
   g.have = static_cast<uint8_t>(g.have + n);
   proto::MsgType t;
   size_t total;
@@ -166,12 +244,24 @@ void Router::ExpireLookups() {
 
 void Router::OnUdp() {
   for (int i = 0; i < kUdpBatch; ++i) {
-    uint8_t buf[64];
+    uint8_t buf[proto::kMaxMessage];
     sockaddr_in sa{};
     socklen_t len = sizeof sa;
     ssize_t n = recvfrom(udp_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&sa), &len);
     if (n < 0) return;
     Endpoint from = sysio::FromSockaddr(sa);
+    proto::MsgType type;
+    size_t total;
+    if (proto::PeekPrefix(buf, static_cast<size_t>(n), &type, &total) == proto::Parse::kOk &&
+        (type == proto::MsgType::kResolve || type == proto::MsgType::kResolveAddr)) {
+      uint8_t out[proto::kResolveReplyMax];
+      size_t m = AnswerResolve(*this, type, buf, static_cast<size_t>(n), out, sizeof out);
+      if (m == 0)
+        LOG_DEBUG("udp %s: malformed RESOLVE ignored", FormatEndpoint(from).c_str());
+      else
+        sendto(udp_.get(), out, m, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), len);
+      continue;
+    }
     proto::LookupMsg q;
     size_t used;
     if (proto::Decode(buf, static_cast<size_t>(n), &q, &used) != proto::Parse::kOk ||

@@ -30,6 +30,8 @@ namespace {
 using proto::WireCode;
 
 constexpr int kAcceptBatch = 64;
+// Splice-ins with data in a row, the other direction silent, after which a direction counts as bulk.
+constexpr uint8_t kBulkStreak = 4;
 
 void SetNoDelay(int fd) {
   int one = 1;
@@ -95,6 +97,7 @@ Result<sysio::Fd> ConnectFrom(Ip4 src, const Endpoint& dst, bool* in_progress) {
     if (bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
       return Status::Errno(errno, "bind " + FormatIp4(src));
   }
+  SetNoDelay(fd.get());
   sockaddr_in sa = sysio::ToSockaddr(dst);
   if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
     *in_progress = false;
@@ -112,6 +115,7 @@ void Router::OnAccept(Kind listener, int lfd) {
     socklen_t len = sizeof sa;
     int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      if ((errno == EMFILE || errno == ENFILE) && ShedUnidentified(1) > 0) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         if (now_ms_ - last_accept_warn_ms_ >= 1000) {
           last_accept_warn_ms_ = now_ms_;
@@ -138,13 +142,17 @@ void Router::OnAccept(Kind listener, int lfd) {
     r.peer = sysio::FromSockaddr(sa);
     r.started_ms = now_ms_;
     r.deadline_ms = now_ms_ + opt_.header_timeout_ms;
-    SetNoDelay(fd);
+    unidentified_.emplace_back(slot, relays_.Gen(slot));
+    // TCP_NODELAY is inherited from the listener (router.cc), so no setsockopt here.
     if (AcceptsNodes(listener)) {
       uint64_t key = LookupKey(r.peer.ip, r.peer.port, self_->node.port);
       r.lookup_key[0] = key;
       lookups_[key] = LookupEntry{slot, relays_.Gen(slot), true};
     }
     SetEvents(slot, 0, EPOLLIN);
+    // The listeners use TCP_DEFER_ACCEPT: the first message is normally there already, so read it now rather
+    // than one epoll round later.
+    ReadFirst(slot);
   }
 }
 
@@ -163,8 +171,12 @@ void Router::ReadFirst(uint32_t slot) {
   if (r.have >= proto::kPrefixSize && proto::PeekPrefix(r.buf, r.have, &type, &total) != proto::Parse::kOk)
     return Drop(slot, "bad message prefix");
   for (;;) {
-    // Exact reads: the prefix, then the rest of the message; bytes behind it stay in the socket for splice.
-    size_t want = (r.have < proto::kPrefixSize ? proto::kPrefixSize : total) - r.have;
+    // Until the prefix is known, ask for a whole CONN_HEADER (the common first message: one recv instead of
+    // two); after it, exactly the rest of the message. A CONN_HEADER is never followed by surplus bytes in
+    // `buf` (32 is its exact size), so relayed bytes behind it stay in the socket for splice; a shorter
+    // REGISTER or HELLO may be, and its surplus is handed on to the registration or the link.
+    size_t want = (r.have < proto::kPrefixSize ? proto::kConnHeaderSize : total) - r.have;
+    if (r.have >= proto::kPrefixSize && total <= r.have) want = 0;
     if (want == 0 || r.have + want > sizeof r.buf) return Drop(slot, "internal: bad first-message length");
     ssize_t n = recv(r.fd[0], r.buf + r.have, want, 0);
     if (n == 0) {
@@ -198,7 +210,7 @@ void Router::ReadFirst(uint32_t slot) {
     size_t used = 0;
     switch (type) {
       case proto::MsgType::kConnHeader: {
-        if (proto::Decode(r.buf, r.have, &r.hdr, &used) != proto::Parse::kOk)
+        if (r.have != proto::kConnHeaderSize || proto::Decode(r.buf, r.have, &r.hdr, &used) != proto::Parse::kOk)
           return Drop(slot, "bad CONN_HEADER");
         bool hop_ok = (r.hdr.hop == proto::Hop::kNodeToHome && AcceptsNodes(r.listener)) ||
                       (r.hdr.hop == proto::Hop::kHomeToPeer && AcceptsRouters(r.listener));
@@ -212,13 +224,13 @@ void Router::ReadFirst(uint32_t slot) {
       }
       case proto::MsgType::kRegister: {
         proto::RegisterMsg m;
-        if (proto::Decode(r.buf, r.have, &m, &used) != proto::Parse::kOk) return Drop(slot, "bad REGISTER");
-        return AdoptRegistration(slot, m);
+        if (proto::Decode(r.buf, total, &m, &used) != proto::Parse::kOk) return Drop(slot, "bad REGISTER");
+        return AdoptRegistration(slot, m, r.buf + total, r.have - total);
       }
       case proto::MsgType::kHello: {
         proto::HelloMsg m;
-        if (proto::Decode(r.buf, r.have, &m, &used) != proto::Parse::kOk) return Drop(slot, "bad HELLO");
-        return AdoptLink(slot, m);
+        if (proto::Decode(r.buf, total, &m, &used) != proto::Parse::kOk) return Drop(slot, "bad HELLO");
+        return AdoptLink(slot, m, r.buf + total, r.have - total);
       }
       default:
         return Drop(slot, "unexpected message");
@@ -272,14 +284,16 @@ void Router::StartRelay(uint32_t slot) {
   }
 
   bool in_progress = false;
-  auto c = ConnectFrom(r.role == Role::kHomeRemote ? self_->peer.ip : self_->node.ip, target, &in_progress);
+  Ip4 src_ip = r.role == Role::kHomeRemote ? self_->peer.ip : self_->node.ip;
+  auto c = ConnectFrom(src_ip, target, &in_progress);
+  if (!c && (c.error().code() == EMFILE || c.error().code() == ENFILE) && ShedUnidentified(1, slot) > 0)
+    c = ConnectFrom(src_ip, target, &in_progress);  // (this relay is still ACCEPTED: never shed itself)
   if (!c) {
     WireCode code =
         r.role == Role::kHomeRemote ? WireCode::kHostUnreach : proto::ErrnoToWireCode(c.error().code());
     return Fail(slot, code, c.error().message().c_str());
   }
   r.fd[1] = c->Release();
-  SetNoDelay(r.fd[1]);
   if (r.role != Role::kHomeRemote) {
     // Leg 2: the destination's shim may ask about this connection by its real 4-tuple.
     if (auto local = sysio::LocalEndpoint(r.fd[1])) {
@@ -297,22 +311,48 @@ void Router::StartRelay(uint32_t slot) {
   LOG_DEBUG("relay %016llx %s:%u -> %s:%u: connecting to %s", static_cast<unsigned long long>(r.id),
             FormatIp4(r.hdr.src_vip).c_str(), r.hdr.src_port, FormatIp4(r.hdr.dst_vip).c_str(),
             r.hdr.dst_port, FormatEndpoint(target).c_str());
-  SetEvents(slot, 0, 0);  // errors and hang-ups only while setting up
+  // Write the header at once, without waiting for a connect-completion event: when the far end is near (a
+  // LAN or a local namespace) the handshake has usually completed inside connect() already, which saves one
+  // wakeup of this router per connection. A socket still connecting answers EAGAIN (no byte queued); then
+  // wait for EPOLLOUT as usual. An error here is the connect's own result (e.g. ECONNREFUSED).
   if (in_progress) {
-    SetEvents(slot, 1, EPOLLOUT);
-  } else {
-    OnConnected(slot);
+    int err = 0;
+    if (!SendHeader(slot, &err)) {
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        SetEvents(slot, 0, 0);  // errors and hang-ups only while setting up
+        SetEvents(slot, 1, EPOLLOUT);
+        return;
+      }
+      WireCode code = r.role == Role::kHomeRemote ? WireCode::kHostUnreach : proto::ErrnoToWireCode(err);
+      return Fail(slot, code, strerror(err));
+    }
+  } else if (int err = 0; !SendHeader(slot, &err)) {
+    return Fail(slot, WireCode::kConnReset, "writing the header failed");
   }
+  return HeaderSent(slot);
 }
 
-void Router::OnConnected(uint32_t slot) {
+bool Router::SendHeader(uint32_t slot, int* err) {
   Relay& r = relays_[slot];
   uint8_t b[proto::kConnHeaderSize];
   proto::Encode(r.hdr, b, sizeof b);
-  if (!SendSmall(r.fd[1], b, sizeof b)) return Fail(slot, WireCode::kConnReset, "writing the header failed");
+  ssize_t w = send(r.fd[1], b, sizeof b, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (w == static_cast<ssize_t>(sizeof b)) return true;
+  *err = w < 0 ? errno : EPIPE;  // a partial write of 32 bytes into a fresh socket does not happen
+  return false;
+}
+
+void Router::OnConnected(uint32_t slot) {
+  if (int err = 0; !SendHeader(slot, &err)) return Fail(slot, WireCode::kConnReset, "writing the header failed");
+  HeaderSent(slot);
+}
+
+void Router::HeaderSent(uint32_t slot) {
+  Relay& r = relays_[slot];
   if (r.role == Role::kHomeRemote) {
     r.state = RState::kAwaitStatus;
     r.have = 0;
+    SetEvents(slot, 0, 0);  // errors and hang-ups only while setting up
     SetEvents(slot, 1, EPOLLIN);
     return;
   }
@@ -400,7 +440,26 @@ void Router::FreeRelay(uint32_t slot, proto::RelayState final_state, WireCode co
   relays_.Free(slot);
 }
 
+int Router::ShedUnidentified(int n, uint32_t keep) {
+  int shed = 0;
+  while (shed < n && !unidentified_.empty()) {
+    auto [slot, gen] = unidentified_.front();
+    unidentified_.pop_front();
+    if (!relays_.Live(slot, gen) || relays_[slot].state != RState::kAccepted || slot == keep) continue;
+    Drop(slot, "out of file descriptors: oldest unidentified connection shed");
+    ++shed;
+  }
+  return shed;
+}
+
 void Router::RelayTimeouts() {
+  // Entries of connections that were identified or closed meanwhile; the front is never older than the header
+  // timeout, so the queue holds at most the accepts of one header-timeout window.
+  while (!unidentified_.empty()) {
+    auto [slot, gen] = unidentified_.front();
+    if (relays_.Live(slot, gen) && relays_[slot].state == RState::kAccepted) break;
+    unidentified_.pop_front();
+  }
   for (uint32_t i = 0; i < relays_.end(); ++i) {
     if (!relays_.InUse(i)) continue;
     Relay& r = relays_[i];
@@ -471,6 +530,8 @@ void Router::Pump(uint32_t slot, int d) {
   Dir& dir = r.dir[d];
   if (!dir.pipe.valid()) {
     dir.pipe = pipes_.Get();
+    if (!dir.pipe.valid() && (errno == EMFILE || errno == ENFILE) && ShedUnidentified(2) > 0)
+      dir.pipe = pipes_.Get();
     if (!dir.pipe.valid()) return Reset(slot, "no pipe (out of file descriptors?)");
   }
   uint32_t space = dir.pipe.cap - dir.in_pipe;
@@ -478,6 +539,10 @@ void Router::Pump(uint32_t slot, int d) {
     ssize_t n = splice(r.fd[d], nullptr, dir.pipe.w, nullptr, space, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
       dir.in_pipe += static_cast<uint32_t>(n);
+      // Bulk detection (docs/performance.md): data keeps coming one way while the other way is silent.
+      r.dir[1 - d].streak = 0;
+      if (dir.streak < kBulkStreak) ++dir.streak;
+      if (dir.streak >= kBulkStreak) bulk_seen_ = true;
     } else if (n == 0) {
       dir.eof = true;
     } else if (errno != EAGAIN && errno != EINTR) {

@@ -10,7 +10,10 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -58,11 +61,26 @@ void RaiseFdLimit() {
   LOG_DEBUG("RLIMIT_NOFILE %llu", static_cast<unsigned long long>(rl.rlim_cur));
 }
 
+// Options of the node and WAN listeners, for the relay hot path (docs/performance.md):
+//  - TCP_NODELAY, inherited by every accepted socket (saves a setsockopt per connection);
+//  - TCP_DEFER_ACCEPT: every uvpn protocol is client-speaks-first (CONN_HEADER, REGISTER, HELLO), so the kernel
+//    may hold a connection back until its first bytes arrive: one wakeup (accept + read the header) instead of
+//    two. A peer that sends nothing is accepted after the deferral anyway and then meets the header timeout.
+void TuneListener(int fd, int header_timeout_ms) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int secs = std::max(1, header_timeout_ms / 1000);
+  if (!getenv("UVPN_NO_DEFER")) setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+}
+
 }  // namespace
 
 Router::Router(const Options& o) : opt_(o), leases_(Cidr{}, "") {
   self_ = FindSite(opt_.table, opt_.site, &self_index_);
   if (self_) leases_ = LeaseDb(self_->subnet, self_->name);
+  std::vector<std::string> sites;
+  for (const auto& s : opt_.table.sites) sites.push_back(s.name);
+  leases_.SetReservedSites(std::move(sites));
 }
 
 Router::~Router() = default;
@@ -80,12 +98,14 @@ Status Router::Init() {
   auto nl = sysio::ListenTcp(self_->node);
   if (!nl) return nl.error();
   node_listen_ = std::move(*nl);
+  TuneListener(node_listen_.get(), opt_.header_timeout_ms);
   if (!loop_.Add(node_listen_.get(), EPOLLIN, Pack(same ? Kind::kBothListen : Kind::kNodeListen, 0, 0)))
     return Status::Errno(errno, "epoll_ctl");
   if (!same) {
     auto wl = sysio::ListenTcp(self_->peer);
     if (!wl) return wl.error();
     wan_listen_ = std::move(*wl);
+    TuneListener(wan_listen_.get(), opt_.header_timeout_ms);
     if (!loop_.Add(wan_listen_.get(), EPOLLIN, Pack(Kind::kWanListen, 0, 0)))
       return Status::Errno(errno, "epoll_ctl");
   }
@@ -140,7 +160,15 @@ void Router::Tick() {
 void Router::Loop() {
   constexpr int kMaxEvents = 256;
   epoll_event evs[kMaxEvents];
+  if (const char* c = getenv("UVPN_COALESCE_US")) coalesce_ns_ = atoll(c) * 1000;
   while (!stop_) {
+    // Coalescing (docs/performance.md): after a batch that moved bulk data, let more arrive before looking
+    // again, so each wakeup and each splice moves more bytes.
+    if (bulk_seen_ && coalesce_ns_ > 0) {
+      timespec ts{0, static_cast<long>(coalesce_ns_)};
+      nanosleep(&ts, nullptr);
+    }
+    bulk_seen_ = false;
     int n = loop_.Wait(evs, kMaxEvents, 1000);
     now_ms_ = NowMs();
     for (int i = 0; i < n && !stop_; ++i) {

@@ -61,6 +61,7 @@ struct Dir {
   bool eof = false;      // read end-of-file from the source side
   bool shut = false;     // shutdown(SHUT_WR) done on the sink side
   uint64_t bytes = 0;    // bytes written to the sink side
+  uint8_t streak = 0;    // splice-ins with data since the other direction last carried data (saturating)
 };
 
 struct Relay {
@@ -157,7 +158,9 @@ class Router {
   void OnRelayEvent(uint32_t slot, int side, uint32_t events);
   void ReadFirst(uint32_t slot);
   void StartRelay(uint32_t slot);
-  void OnConnected(uint32_t slot);
+  bool SendHeader(uint32_t slot, int* err);  // the 32-byte header on side 1; false with *err
+  void OnConnected(uint32_t slot);            // side 1's connect completed (EPOLLOUT)
+  void HeaderSent(uint32_t slot);             // -> AWAIT_STATUS or ESTABLISHED
   void ReadStatus(uint32_t slot);
   void Establish(uint32_t slot);
   void Fail(uint32_t slot, proto::WireCode code, const char* why);
@@ -169,11 +172,17 @@ class Router {
   void MaybeFinish(uint32_t slot);
   void FreeRelay(uint32_t slot, proto::RelayState final_state, proto::WireCode code);
   void RelayTimeouts();
+  // Out of descriptors: closes up to `n` of the oldest connections still in ACCEPTED state (no complete first
+  // message yet), so that identified work -- relays, registrations, links -- is never what gives way to
+  // connections that send nothing. Never closes slot `keep`. Returns how many were closed.
+  int ShedUnidentified(int n, uint32_t keep = kMaxSlots);
   uint32_t RelayCount() const { return static_cast<uint32_t>(relays_.live()); }
 
   // --- nodes.cc
-  void AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m);
+  // `extra`/`n`: bytes read behind the REGISTER (ReadFirst reads ahead), processed as if received next.
+  void AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m, const uint8_t* extra, size_t n);
   void OnRegEvent(uint32_t reg, uint32_t events);
+  void RegInput(uint32_t reg, size_t n);  // n new bytes at the end of Reg::buf
   void EndReg(uint32_t reg, const char* why);
   void RegTimeouts();
   void OnUdp();
@@ -185,7 +194,9 @@ class Router {
 
   // --- links.cc
   void InitLinks();
-  void AdoptLink(uint32_t slot, const proto::HelloMsg& m);
+  // `extra`/`n`: bytes read behind the HELLO, processed as if received next.
+  void AdoptLink(uint32_t slot, const proto::HelloMsg& m, const uint8_t* extra, size_t n);
+  void LinkInput(uint32_t li, const uint8_t* p, size_t n);
   void Dial(uint32_t li);
   void OnLinkEvent(uint32_t li, uint32_t events);
   void LinkDown(uint32_t li, const char* why);
@@ -226,6 +237,9 @@ class Router {
   int64_t now_ms_ = 0;
   int64_t last_second_ms_ = 0;
   bool stop_ = false;
+  bool bulk_seen_ = false;  // a relay direction in bulk mode moved data during the current epoll batch
+  int64_t coalesce_ns_ = 0;
+  std::deque<std::pair<uint32_t, uint32_t>> unidentified_;  // (slot, gen) of ACCEPTED relays, oldest first
   sysio::Fd spare_fd_;  // kept free so that accept can shed a connection when out of descriptors
   int64_t last_accept_warn_ms_ = 0;
 };

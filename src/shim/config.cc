@@ -74,6 +74,18 @@ bool ParseToken(const char* tok, const char* end, Config* c, unsigned* seen) {
   } else if (KeyIs(tok, eq, "real")) {
     ok = ParseIp(p, end, &c->real);
     *seen |= 8;
+  } else if (KeyIs(tok, eq, "name")) {
+    // Host name: 1..63 bytes of [A-Za-z0-9._-] (the REGISTER_OK rule, docs/protocol.md section 4).
+    size_t n = static_cast<size_t>(end - p);
+    ok = n >= 1 && n <= sizeof c->name;
+    for (const char* q = p; ok && q != end; ++q)
+      ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '.' ||
+           *q == '-' || *q == '_';
+    if (ok) {
+      for (size_t i = 0; i < n; ++i) c->name[i] = p[i];
+      c->name_len = static_cast<uint8_t>(n);
+      p = end;
+    }
   } else if (KeyIs(tok, eq, "timeout_ms")) {
     uint32_t t;
     ok = ParseU32(p, end, 600000, &t) && t > 0;

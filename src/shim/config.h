@@ -38,13 +38,17 @@ struct Config {
   uint32_t real = 0;
   int timeout_ms = 20000;
   LogLevel level = LogLevel::kWarn;
+  // Optional `name=`: the node's overlay host name (not NUL-terminated; name_len 0 = none). See names.cc.
+  uint8_t name_len = 0;
+  char name[63] = {};
   bool InNet(uint32_t ip) const { return valid && (ip & net_mask) == net; }
 };
 
 // Parses `text` (may be null). Pure; exposed for tests. Returns false (and cfg->valid = false) if malformed.
 bool ParseConfig(const char* text, Config* cfg);
 
-// The process's configuration (parsed once, see above), by value (a few words). Thread-safe; no allocation.
+// The process's configuration (parsed once, see above), by value (about 100 bytes). Thread-safe; no
+// allocation.
 Config GetConfig();
 
 }  // namespace uvpn::shim

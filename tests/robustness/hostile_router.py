@@ -27,322 +27,12 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "router"))
 import uvpnwire as w  # noqa: E402
-
-FAILS = []
-HEADER_TIMEOUT_MS = 1500
-SANITIZER_MARKS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:",
-                   b"AddressSanitizer:DEADLYSIGNAL", b"SUMMARY: UndefinedBehaviorSanitizer")
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILS.append(what)
-    return cond
-
-
-def recv_exact(s, n, timeout=5.0):
-    s.settimeout(timeout)
-    b = b""
-    while len(b) < n:
-        try:
-            c = s.recv(n - len(b))
-        except OSError:
-            break
-        if not c:
-            break
-        b += c
-    return b
-
-
-def tcp_from(src_ip, dst, timeout=5.0, nodelay=False):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if nodelay:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.bind((src_ip, 0))
-    s.settimeout(timeout)
-    s.connect(dst)
-    return s
-
-
-def rst_close(s):
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close()
-
-
-def listen(ip, port=0, backlog=4096):
-    l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    l.bind((ip, port))
-    l.listen(backlog)
-    return l
-
-
-def hello(site, session, version=1):
-    body = site + session
-    return w.prefix(w.T_HELLO, 0, 16 + len(body)) + struct.pack(">HB5x", version, len(site)) + body
-
-
-def node_add(vip, name):
-    return w.prefix(w.T_NODE_ADD, 0, 16 + len(name)) + struct.pack(">II", w.ip2int(vip), 0) + name
-
-
-def node_del(vip):
-    return w.prefix(w.T_NODE_DEL, 0, 12) + struct.pack(">I", w.ip2int(vip))
-
-
-def status_msg(code):
-    return w.prefix(w.T_STATUS, 0, 16) + struct.pack(">HHI", code, 0, 0)
-
-
-def register_ok():
-    return w.prefix(w.T_REGISTER_OK, 0, 24 + 3) + struct.pack(">IIIBBH", 1, 2, 3, 16, 5, 0) + b"abc"
-
-
-def register_err():
-    return w.prefix(w.T_REGISTER_ERR, 0, 12 + 4) + struct.pack(">HH", 2, 0) + b"nope"
-
-
-def lookup_reply():
-    return w.prefix(w.T_LOOKUP_REPLY, 0, 32) + b"\0" * 24
-
-
-class Env:
-    def __init__(self, router_bin, tmp, base):
-        self.bin, self.tmp, self.base = router_bin, tmp, base
-        self.a_peer, self.a_node = ("127.0.0.1", base), ("127.0.0.1", base + 1)
-        self.b_peer, self.b_node = ("127.0.0.2", base + 10), ("127.0.0.2", base + 11)
-        self.routes = os.path.join(tmp, ".uvpn_route_h1")
-        with open(self.routes, "w") as f:
-            f.write("uvpn-route 1\nsession h1\nnetwork 100.97.0.0/16\n"
-                    f"site a subnet=100.97.1.0/24 peer=127.0.0.1:{base} node=127.0.0.1:{base + 1}\n"
-                    f"site b subnet=100.97.2.0/24 peer=127.0.0.2:{base + 10} node=127.0.0.2:{base + 11}\n")
-        self.procs = {}
-        self.logs = {}
-        self.ctl = {"a": os.path.join(tmp, "ctl", "a.sock"), "b": os.path.join(tmp, "ctl", "b.sock")}
-
-    def start(self, site):
-        self.logs[site] = os.path.join(self.tmp, f"router-{site}.log")
-        log = open(self.logs[site], "ab")
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        p = subprocess.Popen([self.bin, "--routes", self.routes, "--site", site, "--control", self.ctl[site],
-                              "--log-level", "info", "--heartbeat-s", "1", "--connect-timeout-ms", "3000",
-                              "--header-timeout-ms", str(HEADER_TIMEOUT_MS)], stdout=log, stderr=log, env=env)
-        self.procs[site] = p
-        deadline = time.time() + 10
-        while time.time() < deadline and not os.path.exists(self.ctl[site]):
-            time.sleep(0.02)
-        return p
-
-    def status(self, site):
-        import json
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(3)
-        s.connect(self.ctl[site])
-        s.sendall(b"json\n")
-        out = b""
-        while True:
-            c = s.recv(1 << 16)
-            if not c:
-                break
-            out += c
-        s.close()
-        return json.loads(out)
-
-    def alive(self):
-        return all(p.poll() is None for p in self.procs.values())
-
-    def fds(self, site):
-        """(sockets, pipes, other) open in router `site`."""
-        pid = self.procs[site].pid
-        socks = pipes = other = 0
-        d = f"/proc/{pid}/fd"
-        for name in os.listdir(d):
-            try:
-                t = os.readlink(os.path.join(d, name))
-            except OSError:
-                continue
-            if t.startswith("socket:"):
-                socks += 1
-            elif t.startswith("pipe:"):
-                pipes += 1
-            else:
-                other += 1
-        return socks, pipes, other
-
-    def sanitizer_reports(self):
-        found = []
-        for site, path in self.logs.items():
-            with open(path, "rb") as f:
-                data = f.read()
-            for m in SANITIZER_MARKS:
-                if m in data:
-                    i = data.index(m)
-                    found.append(f"router {site}: {data[max(0, i - 200):i + 3000].decode(errors='replace')}")
-                    break
-        return found
-
-    def wait_for(self, pred, timeout=8.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                if pred():
-                    return True
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.05)
-        return False
-
-    def stop_all(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-
-
-class Node:
-    """A registered node that keeps heartbeating."""
-
-    def __init__(self, real_ip, router_node):
-        self.sock = tcp_from(real_ip, router_node)
-        self.sock.sendall(w.register())
-        hdr = recv_exact(self.sock, 8)
-        ln = struct.unpack(">H", hdr[6:8])[0]
-        self.reply = w.parse_register_reply(hdr + recv_exact(self.sock, ln - 8))
-        self.vip = self.reply.get("vip")
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True)
-        self.thread.start()
-
-    def _beat(self):
-        seq = 0
-        while not self.stop.wait(0.3):
-            seq += 1
-            try:
-                self.sock.sendall(w.heartbeat(seq))
-                if len(recv_exact(self.sock, 16, 2)) != 16:
-                    return
-            except OSError:
-                return
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(2)
-        self.sock.close()
-
-
-class Canary:
-    """Legitimate traffic during the attacks: an echo server on node b (127.0.0.20), a long-lived relay from node
-    a (127.0.0.10) that round-trips a message every 50 ms, and a new short relay every 200 ms."""
-
-    def __init__(self, env, nb_vip):
-        self.env, self.vip = env, nb_vip
-        self.lst = listen("127.0.0.20")
-        self.port = self.lst.getsockname()[1]
-        self.stop = threading.Event()
-        self.errors = []
-        self.rounds = 0
-        self.shorts = 0
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=f, daemon=True) for f in (self._serve, self._long, self._short)]
-        for t in self.threads:
-            t.start()
-
-    def _echo(self, c):
-        try:
-            c.settimeout(30)
-            h = recv_exact(c, 32, 10)
-            if len(h) != 32:
-                return
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
-                c.sendall(d)
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-    def _serve(self):
-        self.lst.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                c, _ = self.lst.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
-
-    def _relay(self):
-        s = tcp_from("127.0.0.10", self.env.a_node, nodelay=True)
-        s.sendall(w.conn_header(self.vip, self.port))
-        st = recv_exact(s, 16)
-        if len(st) != 16 or w.parse_status(st) != 0:
-            s.close()
-            raise OSError(f"relay set-up failed: status {st!r}")
-        return s
-
-    def _fail(self, what):
-        with self.lock:
-            self.errors.append(f"{time.strftime('%H:%M:%S')} {what}")
-
-    def _long(self):
-        try:
-            s = self._relay()
-        except OSError as e:
-            return self._fail(f"long relay: {e}")
-        i = 0
-        while not self.stop.wait(0.05):
-            i += 1
-            msg = struct.pack(">Q", i) * 64
-            try:
-                s.sendall(msg)
-                got = recv_exact(s, len(msg), 5)
-            except OSError as e:
-                got = repr(e).encode()
-            if got != msg:
-                self._fail(f"long relay round {i}: got {len(got)} bytes")
-                s.close()
-                try:
-                    s = self._relay()
-                except OSError as e:
-                    self._fail(f"long relay reopen: {e}")
-                    time.sleep(0.5)
-                continue
-            self.rounds += 1
-        s.close()
-
-    def _short(self):
-        while not self.stop.wait(0.2):
-            try:
-                s = self._relay()
-                s.sendall(b"short!")
-                ok = recv_exact(s, 6, 5) == b"short!"
-                s.close()
-                if not ok:
-                    self._fail("short relay: no echo")
-                else:
-                    self.shorts += 1
-            except OSError as e:
-                self._fail(f"short relay: {e}")
-
-    def take_errors(self):
-        with self.lock:
-            e, self.errors = self.errors, []
-        return e
-
-    def close(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(5)
-        self.lst.close()
+from hostile_env import (FAILS, HEADER_TIMEOUT_MS, Canary, Env, FakePeer, Node, check, hello, listen,  # noqa: E402
+                         node_add, node_del, recv_exact, register_err, register_ok, lookup_reply, rst_close,
+                         status_msg, tcp_from)
 
 
 # ---- attack phases ----------------------------------------------------------------------------------------------
@@ -698,6 +388,98 @@ def phase_setup_steps(env, nb_vip, rounds):
     return n
 
 
+def phase_link_abuse(env, rng):
+    """A fake router link to router b claiming to be site a (valid HELLO), then: messages split at every byte,
+    many messages in one segment, NODE_ADD inside and outside a's subnet, NODE_DEL of unknown nodes, a second
+    HELLO, and finally garbage. Router b must keep serving and router a's real link must come back."""
+    n = 0
+    msgs = [w.heartbeat(1), node_add("100.97.1.77", b"fake-node"), node_del("100.97.1.77"),
+            node_add("100.97.2.2", b"inside-b"), node_add("8.8.8.8", b"outside"), node_del("100.97.9.9"),
+            node_add("100.97.1.78", b"x" * 63)]
+    for variant in range(8):
+        try:
+            s = tcp_from("127.0.0.1", env.b_peer, timeout=3, nodelay=True)
+            s.sendall(hello(b"a", b"h1"))
+            if variant == 0:  # byte by byte
+                for m in msgs:
+                    for i in range(len(m)):
+                        s.send(m[i:i + 1])
+                        n += 1
+                    time.sleep(0.002)
+            elif variant == 1:  # everything in one segment, many times
+                s.sendall(b"".join(msgs) * 200)
+            elif variant == 2:  # random split points
+                blob = b"".join(rng.choice(msgs) for _ in range(300))
+                i = 0
+                while i < len(blob):
+                    k = rng.randint(1, 200)
+                    s.send(blob[i:i + k])
+                    i += k
+            elif variant == 3:  # every vip of a's subnet announced, then deleted
+                s.sendall(b"".join(node_add(f"100.97.1.{v}", b"n%d" % v) for v in range(256)))
+                s.sendall(b"".join(node_del(f"100.97.1.{v}") for v in range(256)))
+            elif variant == 4:
+                s.sendall(hello(b"a", b"h1"))  # a second HELLO is a protocol error
+            elif variant == 5:
+                s.sendall(msgs[1][:10] + rng.randbytes(100))
+            elif variant == 6:
+                s.sendall(w.conn_header("100.97.2.2", 1, hop=1, flags=0))  # CONN_HEADER on a link
+            else:
+                s.sendall(w.prefix(w.T_NODE_ADD, 0, 16) + b"\0" * 8)  # NODE_ADD with an empty name
+            time.sleep(0.05)
+            rst_close(s) if variant % 2 else s.close()
+        except OSError:
+            pass
+    return n
+
+
+def phase_fake_peer(env, fake, rounds):
+    """Relays from node a (127.0.0.10) to site b's subnet through router a, with the fake peer misbehaving.
+    Returns a list of (mode, expected, got) mismatches."""
+    expect = {"ok": 0, "err-1": 1, "err-2": 2, "err-3": 3, "err-4": 4, "err-5": 5, "err-6": 6, "err-7": 7,
+              "bad-code": 7, "bad-magic": 7, "bad-type": 7, "split": 0, "close": 5, "rst": 5,
+              "partial-close": 5, "silence": 4, "ok-plus-data": 0, "ok-then-close": 0, "ok-then-rst": 0}
+    bad = []
+    for r in range(rounds):
+        for mode, code in expect.items():
+            if mode == "silence" and r > 0:
+                continue
+            fake.mode = mode
+            try:
+                s = tcp_from("127.0.0.10", env.a_node, timeout=8, nodelay=True)
+                s.sendall(w.conn_header("100.97.2.2", 7, flags=w.WANT_STATUS))
+                st = recv_exact(s, 16, 8)
+                got = w.parse_status(st) if len(st) == 16 else None
+                if got != code:
+                    bad.append((mode, code, got))
+                if mode == "ok-plus-data" and got == 0:
+                    b = recv_exact(s, 7, 3)
+                    if b != b"banner!":
+                        bad.append((mode, "banner!", b))
+                if mode == "ok" and got == 0:
+                    s.sendall(b"ping" * 1000)
+                    b = recv_exact(s, 4000, 3)
+                    if b != b"ping" * 1000:
+                        bad.append((mode, "echo", len(b)))
+                if r % 2:
+                    rst_close(s)
+                else:
+                    s.close()
+            except OSError as e:
+                bad.append((mode, code, repr(e)))
+        # The client gives up while router a awaits the STATUS.
+        fake.mode = "silence"
+        for how in ("close", "rst"):
+            try:
+                s = tcp_from("127.0.0.10", env.a_node, timeout=3)
+                s.sendall(w.conn_header("100.97.2.2", 7, flags=w.WANT_STATUS))
+                time.sleep(0.1)
+                rst_close(s) if how == "rst" else s.close()
+            except OSError:
+                pass
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--router", required=True)
@@ -767,6 +549,7 @@ def main():
             ("register-storm", lambda: phase_register_storm(env, rng, sc(2000))),
             ("hello-flood", lambda: phase_hello_flood(env, rng, sc(1200))),
             ("setup-steps", lambda: phase_setup_steps(env, nb.vip, sc(20))),
+            ("link-abuse", lambda: phase_link_abuse(env, rng)),
             ("half-open", None),
         ]
         only = set(filter(None, args.only.split(",")))
@@ -790,15 +573,32 @@ def main():
                 print(f"-- {name}: {res} ({time.time() - t0:.1f}s)", flush=True)
             if not after(name):
                 break
-            if name == "hello-flood":
+            if name in ("hello-flood", "link-abuse"):
                 check(env.wait_for(lambda: env.status("a")["links"][0]["up"] and
-                                   env.status("b")["links"][0]["up"], 15), "hello-flood: link a<->b up again")
+                                   env.status("b")["links"][0]["up"], 15), f"{name}: link a<->b up again")
 
-        check(canary.rounds > 50, f"canary completed {canary.rounds} round trips and {canary.shorts} short relays")
+        check(canary.rounds > 10, f"canary completed {canary.rounds} round trips and {canary.shorts} short relays")
         canary.close()
         canary = None
-        na.close()
         nb.close()
+        if not only or "fake-peer" in only:
+            # Router b is replaced by a fake peer that misbehaves on leg 1 (STATUS handling at router a).
+            env.procs["b"].send_signal(signal.SIGINT)
+            check(env.procs["b"].wait(15) == 0, "router b exits 0 on SIGINT before the fake-peer phase")
+            fake = FakePeer(env)
+            base_a = env.fds("a")
+            check(env.wait_for(lambda: env.status("a")["links"][0]["up"], 15), "fake-peer: link a<->fake b up")
+            t0 = time.time()
+            bad = phase_fake_peer(env, fake, sc(5))
+            print(f"-- fake-peer ({time.time() - t0:.1f}s)", flush=True)
+            check(not bad, f"fake-peer: every misbehaviour maps to the documented STATUS code {bad[:10]}")
+            check(env.procs["a"].poll() is None, "fake-peer: router a still running")
+            check(env.wait_for(lambda: env.fds("a")[0] <= base_a[0] + 1, 8),
+                  f"fake-peer: router a sockets back to baseline ({env.fds('a')} vs {base_a})")
+            rep = env.sanitizer_reports()
+            check(not rep, "fake-peer: no sanitizer report" + ("\n" + "\n".join(rep) if rep else ""))
+            fake.close()
+        na.close()
         for site in ("a", "b"):
             if env.procs[site].poll() is None:
                 env.procs[site].send_signal(signal.SIGINT)

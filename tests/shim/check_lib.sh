@@ -16,7 +16,9 @@ for n in $needed; do
 done
 echo "$needed" | grep -qx 'libc.so.6' || { echo "FAIL: libc.so.6 not NEEDED"; fail=1; }
 exports=$(readelf --dyn-syms -W "$lib" | awk '$7 != "UND" && $5 == "GLOBAL" {print $8}' | sed 's/@.*//' | sort | tr '\n' ' ')
-want="accept accept4 bind connect getpeername getsockname getsockopt "
+want="accept accept4 bind connect freeifaddrs getaddrinfo gethostbyaddr gethostbyaddr_r gethostbyname "
+want+="gethostbyname2 gethostbyname2_r gethostbyname_r gethostname getifaddrs getnameinfo getpeername "
+want+="getsockname getsockopt ioctl uname "
 [ "$exports" = "$want" ] || { echo "FAIL: exports '$exports', want '$want'"; fail=1; }
 if nm "$lib" 2>/dev/null | grep -q '_GLOBAL__sub_I'; then echo "FAIL: global constructor present"; fail=1; fi
 [ $fail = 0 ] && echo "ok: NEEDED=[$(echo $needed)] exports=[$exports]"

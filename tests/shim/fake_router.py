@@ -9,6 +9,9 @@ IP, records the connection (keyed like LOOKUP: node ip, node port, router port) 
               code 1 if that is refused
   slow_*      the same after `delay` seconds (the connection is "pending" meanwhile)
 The UDP socket answers LOOKUP from the connection table (only if the datagram's source IP equals node_ip).
+It also answers RESOLVE / RESOLVE_ADDR (protocol.md section 8) from `names` (name -> vip, compared
+case-insensitively), counting them in `resolves`; `resolve_silent` makes it ignore them (a router that does not
+answer).
 `dial()` plays the destination side: it connects to an application's listener and writes a hop-2 header.
 Every thread is a daemon and every wait is bounded; close() stops everything.
 """
@@ -19,6 +22,7 @@ import time
 
 MAGIC = b"UVP1"
 T_CONN, T_STATUS, T_LOOKUP, T_LOOKUP_REPLY = 1, 2, 7, 8
+T_RESOLVE, T_RESOLVE_ADDR, T_RESOLVE_REPLY = 12, 13, 14
 CODES = {"ok": 0, "refuse": 1, "unreach": 2, "netunreach": 3, "timeout": 4}
 ST_UNKNOWN, ST_PENDING, ST_ESTABLISHED, ST_FAILED, ST_CLOSED = 0, 1, 2, 3, 4
 
@@ -65,6 +69,9 @@ class FakeRouter:
         self.conns = {}           # (node_ip, node_port, router_port) -> dict(state, code, local, peer)
         self.headers = []         # hop-0 headers received
         self.lookups = 0
+        self.names = {}           # host name -> vip (RESOLVE / RESOLVE_ADDR)
+        self.resolves = 0
+        self.resolve_silent = False
         self.lock = threading.Lock()
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -82,9 +89,9 @@ class FakeRouter:
     def route(self, vip, behaviour, delay=0.0):
         self.routes[vip] = (behaviour, delay)
 
-    def config(self, timeout_ms=3000, port=None):
+    def config(self, timeout_ms=3000, port=None, name=None):
         return ("v1 net=100.97.0.0/16 router=127.0.0.1:%d vip=%s real=127.0.0.1 timeout_ms=%d"
-                % (port or self.port, self.node_vip, timeout_ms))
+                % (port or self.port, self.node_vip, timeout_ms)) + (" name=" + name if name else "")
 
     def close(self):
         self.stop = True
@@ -181,6 +188,9 @@ class FakeRouter:
                 data, src = self.udp.recvfrom(256)
             except (socket.timeout, OSError):
                 continue
+            if len(data) >= 16 and data[:4] == MAGIC and data[4] in (T_RESOLVE, T_RESOLVE_ADDR):
+                self._resolve(data, src)
+                continue
             if len(data) != 20 or data[:4] != MAGIC or data[4] != T_LOOKUP:
                 continue
             qid, node_ip, node_port, router_port = struct.unpack("!IIHH", data[8:20])
@@ -198,6 +208,28 @@ class FakeRouter:
                 self.udp.sendto(MAGIC + struct.pack("!BBH", T_LOOKUP_REPLY, 0, 32) + reply, src)
             except OSError:
                 pass
+
+    def _resolve(self, data, src):
+        (qid,) = struct.unpack("!I", data[8:12])
+        with self.lock:
+            self.resolves += 1
+            if self.resolve_silent:
+                return
+            hit = None
+            if data[4] == T_RESOLVE:
+                want = data[16:].decode().lower()
+                hit = next(((n, v) for n, v in self.names.items() if n.lower() == want), None)
+            else:
+                vip = int2ip(struct.unpack("!I", data[12:16])[0])
+                hit = next(((n, v) for n, v in self.names.items() if v == vip), None)
+        if hit:
+            body = struct.pack("!IB3xI", qid, 0, ip2int(hit[1])) + hit[0].encode()
+        else:
+            body = struct.pack("!IB3xI", qid, 1, 0)
+        try:
+            self.udp.sendto(MAGIC + struct.pack("!BBH", T_RESOLVE_REPLY, 0, 8 + len(body)) + body, src)
+        except OSError:
+            pass
 
     # --- leg 2: play the destination's router
     def dial(self, port, src, dst, payload=b"", header=True):

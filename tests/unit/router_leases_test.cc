@@ -46,6 +46,24 @@ TEST(RouterLeases, SharedLeaseIsRefcounted) {
   EXPECT_FALSE(db.Release(Ip("10.0.0.10"), &vip));  // unknown: no-op
 }
 
+TEST(RouterLeases, HostNamesAreUnique) {
+  LeaseDb db(*ParseCidr("100.97.1.0/24"), "a");
+  db.SetReservedSites({"a", "b"});
+  bool created = false;
+  ASSERT_TRUE(db.Acquire(Ip("10.0.0.10"), 0, "db", &created));
+  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), 0, "db", &created));   // taken here
+  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), 0, "DB", &created));   // names compare without case
+  db.AddRemote(Ip("100.97.2.7"), "web", "b");
+  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), 0, "web", &created));  // taken at another site
+  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), 0, "b-2", &created));  // a derived-name form of site b
+  EXPECT_FALSE(db.Acquire(Ip("10.0.0.11"), 0, "A-9", &created));  // ... and of our own site
+  EXPECT_TRUE(db.Acquire(Ip("10.0.0.11"), 0, "b-2x", &created));  // not of that form
+  auto d = db.Acquire(Ip("10.0.0.12"), 0, "", &created);          // derived names are always granted
+  ASSERT_TRUE(d);
+  EXPECT_EQ((*d)->name, "a-4");
+  EXPECT_TRUE(db.Acquire(Ip("10.0.0.10"), 0, "db", &created));    // the holder itself shares its lease
+}
+
 TEST(RouterLeases, RequestedAddress) {
   LeaseDb db(*ParseCidr("100.97.1.0/24"), "a");
   bool created = false;

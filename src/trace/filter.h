@@ -1,0 +1,26 @@
+// The seccomp filter of `--mode ptrace` and the predicate that mirrors it in `--mode ptrace-all`
+// (docs/trace.md, "The filter"). The filter is a classic BPF program: arch check, then a linear list of
+// syscall numbers (a dozen compares; every allowed call takes the same short path), with argument checks for
+// getsockopt (SOL_SOCKET/SO_ERROR only) and clone (CLONE_UNTRACED only).
+#pragma once
+
+#include <linux/filter.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace uvpn::trace {
+
+// The program (built at start-up, before fork: the child must not allocate).
+std::vector<sock_filter> BuildFilter();
+
+// Installs `prog` in the calling thread (inherited by children and across execve). Tries without
+// NO_NEW_PRIVS first (allowed with CAP_SYS_ADMIN), else sets NO_NEW_PRIVS. Async-signal-safe (runs in the
+// forked child). Returns 0 or an errno.
+int InstallFilter(const std::vector<sock_filter>& prog);
+
+// True if a call (x86-64 number and raw arguments) is one the monitor handles: exactly the calls the filter
+// returns SECCOMP_RET_TRACE for, plus io_uring_setup (which the filter refuses by itself). Pure.
+bool Interesting(long nr, const uint64_t args[6]);
+
+}  // namespace uvpn::trace

@@ -1,0 +1,378 @@
+// The monitor: starts the command under ptrace and runs the stop loop (docs/trace.md).
+//
+// Theory of operation: one thread, the tracer of every tracee. A tracee is resumed with PTRACE_CONT (filter
+// mode: it stops again only at a SECCOMP_RET_TRACE call or a ptrace event) or PTRACE_SYSCALL (ptrace-all, or
+// when the exit stop of its current call is wanted). A trapped call is handed to Calls, which answers at once
+// (run the call, or skip it with a return value) or with an Op: the thread then stays in its stop while the Op
+// waits in this loop. With no Op pending, the loop is a blocking waitpid(-1, __WALL); with Ops pending it polls
+// a signalfd for SIGCHLD plus the Ops' fds, and drains waitpid(WNOHANG) after each SIGCHLD.
+//
+// Tracee bookkeeping: a task is known from the fork/clone event of its parent or from its first stop, whichever
+// comes first; auto-attached tasks start with a PTRACE_EVENT_STOP (SIGTRAP) that is simply resumed; later
+// PTRACE_EVENT_STOPs carrying a stop signal are group stops, held with PTRACE_LISTEN. The loop ends when no
+// tracee is left (waitpid says ECHILD).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "common/log.h"
+#include "trace/calls.h"
+#include "trace/filter.h"
+#include "trace/trace.h"
+#include "trace/tracee.h"
+
+namespace uvpn::trace {
+namespace {
+
+constexpr int kExitSetupFailed = 70;
+constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+volatile sig_atomic_t g_main_pid = 0;
+
+void Forward(int sig, siginfo_t* si, void*) {
+  // Terminal signals (sent by the kernel to the whole process group) already reached the command.
+  if (si != nullptr && si->si_pid == 0 && (sig == SIGINT || sig == SIGQUIT)) return;
+  if (g_main_pid > 0) kill(g_main_pid, sig);
+}
+
+struct Thread {
+  pid_t tgid = 0;          // 0 until needed
+  StopKind stop = StopKind::kNone;
+  ExitWatch watch;         // exit stop wanted for this
+  bool set_ret = false;    // ptrace-all: a skipped call whose value must be written again at the exit stop
+  int64_t ret = 0;
+};
+
+struct Stats {
+  uint64_t stops = 0, seccomp = 0, syscall = 0, event = 0, signal = 0;
+};
+
+class Monitor {
+ public:
+  Monitor(const Options& opt, pid_t main) : opt_(opt), calls_(opt), main_(main) { threads_[main]; }
+  int Loop(int sfd);
+  const Stats& stats() const { return stats_; }
+  uint64_t trapped() const { return calls_.trapped(); }
+
+ private:
+  void Handle(pid_t pid, int status);
+  void OnCall(pid_t tid, Thread& t, const CallInfo& c);
+  void OnExitStop(pid_t tid, Thread& t, const CallInfo& c);
+  void Settle(pid_t tid, Thread& t, Next next);
+  void Apply(pid_t tid, Thread& t, const Verdict& v);
+  void Resume(pid_t tid, const Thread& t, int sig = 0);
+  void StepOps(const std::vector<pollfd>& pfds, const std::vector<pid_t>& owners);
+  pid_t Tgid(pid_t tid, Thread& t) {
+    if (t.tgid == 0) t.tgid = TgidOf(tid);
+    return t.tgid != 0 ? t.tgid : tid;
+  }
+
+  const Options& opt_;
+  Calls calls_;
+  pid_t main_;
+  int main_status_ = -1;
+  std::unordered_map<pid_t, Thread> threads_;
+  std::map<pid_t, std::unique_ptr<Op>> ops_;  // by stopped thread
+  Stats stats_;
+};
+
+void Monitor::Resume(pid_t tid, const Thread& t, int sig) {
+  bool syscall = opt_.mode == Mode::kPtraceAll || t.watch.accept || t.set_ret;
+  (void)ptrace(syscall ? PTRACE_SYSCALL : PTRACE_CONT, tid, nullptr, reinterpret_cast<void*>(sig));
+}
+
+void Monitor::Apply(pid_t tid, Thread& t, const Verdict& v) {
+  if (v.kind == Verdict::kSkip) {
+    if (t.stop == StopKind::kExit) {
+      (void)SetReturn(tid, v.ret);
+    } else {
+      (void)SkipCall(tid, v.ret);
+      if (t.stop == StopKind::kEntry) {
+        t.set_ret = true;
+        t.ret = v.ret;
+      }
+      t.watch = ExitWatch{};
+    }
+  }
+  t.stop = StopKind::kNone;
+  Resume(tid, t);
+}
+
+void Monitor::Settle(pid_t tid, Thread& t, Next next) {
+  if (next.op) {
+    ops_[tid] = std::move(next.op);  // the thread stays stopped
+    return;
+  }
+  ops_.erase(tid);
+  Apply(tid, t, next.verdict);
+}
+
+void Monitor::OnCall(pid_t tid, Thread& t, const CallInfo& c) {
+  t.stop = c.kind;
+  if (!Interesting(c.nr, c.args)) {
+    t.stop = StopKind::kNone;
+    Resume(tid, t);
+    return;
+  }
+  Settle(tid, t, calls_.OnEntry(tid, Tgid(tid, t), c, &t.watch));
+}
+
+void Monitor::OnExitStop(pid_t tid, Thread& t, const CallInfo& c) {
+  t.stop = StopKind::kExit;
+  if (t.set_ret) {
+    t.set_ret = false;
+    Apply(tid, t, Verdict::Skip(t.ret));
+    return;
+  }
+  ExitWatch w = t.watch;
+  t.watch = ExitWatch{};
+  if (!w.accept) {
+    Apply(tid, t, Verdict::Run());
+    return;
+  }
+  Settle(tid, t, calls_.OnExit(tid, Tgid(tid, t), w, c.ret));
+}
+
+void Monitor::Handle(pid_t pid, int status) {
+  if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    threads_.erase(pid);
+    ops_.erase(pid);
+    if (pid == main_) main_status_ = status;
+    return;
+  }
+  if (!WIFSTOPPED(status)) return;
+  ++stats_.stops;
+  Thread& t = threads_[pid];
+  int sig = WSTOPSIG(status);
+  int event = status >> 16;
+  if (event == PTRACE_EVENT_STOP) {
+    ++stats_.event;
+    bool group_stop = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+    if (group_stop)
+      (void)ptrace(PTRACE_LISTEN, pid, nullptr, nullptr);
+    else
+      Resume(pid, t);
+    return;
+  }
+  if (sig == (SIGTRAP | 0x80)) {
+    ++stats_.syscall;
+    CallInfo c;
+    if (!GetCallInfo(pid, &c)) {
+      Resume(pid, t);
+    } else if (c.kind == StopKind::kExit) {
+      OnExitStop(pid, t, c);
+    } else {
+      OnCall(pid, t, c);
+    }
+    return;
+  }
+  if (sig == SIGTRAP && event != 0) {
+    if (event == PTRACE_EVENT_SECCOMP) {
+      ++stats_.seccomp;
+      CallInfo c;
+      if (GetCallInfo(pid, &c) && c.kind == StopKind::kSeccomp)
+        OnCall(pid, t, c);
+      else
+        Resume(pid, t);
+      return;
+    }
+    ++stats_.event;
+    unsigned long msg = 0;
+    if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) {
+      if (ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg) == 0) threads_.try_emplace(static_cast<pid_t>(msg));
+    } else if (event == PTRACE_EVENT_EXEC) {
+      // A non-leader thread that execs takes the leader's id; its old id vanishes without an exit report.
+      if (ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg) == 0 && static_cast<pid_t>(msg) != pid) {
+        threads_.erase(static_cast<pid_t>(msg));
+        ops_.erase(static_cast<pid_t>(msg));
+      }
+      t.watch = ExitWatch{};
+      t.set_ret = false;
+      t.tgid = 0;
+    }
+    Resume(pid, t);
+    return;
+  }
+  // Signal-delivery stop: deliver it unchanged.
+  ++stats_.signal;
+  Resume(pid, t, sig);
+}
+
+void Monitor::StepOps(const std::vector<pollfd>& pfds, const std::vector<pid_t>& owners) {
+  int64_t now = NowMs();
+  for (size_t i = 0; i < owners.size(); ++i) {
+    auto it = ops_.find(owners[i]);
+    if (it == ops_.end()) continue;  // the tracee died meanwhile
+    bool ready = pfds[i + 1].fd >= 0 && (pfds[i + 1].revents & (pfds[i + 1].events | POLLERR | POLLHUP)) != 0;
+    if (!ready && now < it->second->wait().deadline) continue;
+    Next next(Verdict::Run());
+    if (!it->second->Advance(ready, &next)) continue;
+    auto th = threads_.find(owners[i]);
+    if (th == threads_.end()) {
+      ops_.erase(it);
+      continue;
+    }
+    Settle(owners[i], th->second, std::move(next));
+  }
+}
+
+int Monitor::Loop(int sfd) {
+  std::vector<pollfd> pfds;
+  std::vector<pid_t> owners;
+  for (;;) {
+    if (ops_.empty()) {
+      int status;
+      pid_t p = waitpid(-1, &status, __WALL);
+      if (p < 0) {
+        if (errno == EINTR) continue;
+        break;  // ECHILD: every tracee is gone
+      }
+      Handle(p, status);
+      continue;
+    }
+    pfds.assign(1, pollfd{sfd, POLLIN, 0});
+    owners.clear();
+    int64_t next = INT64_MAX;
+    for (auto& [tid, op] : ops_) {
+      const Wait& w = op->wait();
+      pfds.push_back(pollfd{w.fd, w.fd >= 0 ? w.events : static_cast<short>(0), 0});
+      owners.push_back(tid);
+      if (w.deadline < next) next = w.deadline;
+    }
+    int64_t left = next - NowMs();
+    int timeout = left < 0 ? 0 : left > 1000 ? 1000 : static_cast<int>(left);
+    int r = poll(pfds.data(), pfds.size(), timeout);
+    if (r < 0 && errno != EINTR) {
+      LOG_ERROR("poll: %s", strerror(errno));
+      break;
+    }
+    if (r > 0 && (pfds[0].revents & POLLIN) != 0) {
+      signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      }
+    }
+    // Reap every pending stop first (cheap, and it may end Ops whose tracee died), then advance the Ops.
+    for (;;) {
+      int status;
+      pid_t p = waitpid(-1, &status, __WALL | WNOHANG);
+      if (p <= 0) break;
+      Handle(p, status);
+    }
+    StepOps(pfds, owners);
+    if (threads_.empty() && ops_.empty()) break;
+  }
+  if (main_status_ < 0) return kExitSetupFailed;
+  if (WIFEXITED(main_status_)) return WEXITSTATUS(main_status_);
+  return 128 + WTERMSIG(main_status_);
+}
+
+[[noreturn]] void Child(int sync_fd, const sigset_t& old_mask, const std::vector<sock_filter>& filter, bool install,
+                        char* const* argv) {
+  for (int s : kForwarded) signal(s, SIG_DFL);
+  sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  char c;
+  ssize_t n;
+  do n = read(sync_fd, &c, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(kExitSetupFailed);  // the monitor did not seize us
+  close(sync_fd);
+  if (install) {
+    int err = InstallFilter(filter);
+    if (err != 0) {
+      dprintf(2, "uvpn run: cannot install the seccomp filter: %s\n", strerror(err));
+      _exit(kExitSetupFailed);
+    }
+  }
+  execvp(argv[0], argv);
+  int err = errno;
+  dprintf(2, "uvpn run: cannot run '%s': %s\n", argv[0], strerror(err));
+  _exit(err == ENOENT ? 127 : 126);
+}
+
+}  // namespace
+
+int Run(const Options& opt, const std::vector<std::string>& argv) {
+  if (const char* lv = getenv("UVPN_TRACE_LOG")) {
+    log::Level l;
+    if (log::ParseLevel(lv, &l)) log::SetLevel(l);
+  }
+  log::SetTag("trace");
+  const char* st = getenv("UVPN_TRACE_STATS");
+  bool stats = opt.stats || (st != nullptr && strcmp(st, "1") == 0);
+
+  std::vector<sock_filter> filter = BuildFilter();  // before fork: the child must not allocate
+  std::vector<char*> av;
+  std::vector<std::string> args = argv;
+  for (auto& s : args) av.push_back(s.data());
+  av.push_back(nullptr);
+
+  sigset_t chld, old_mask;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, &old_mask);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  int sync[2];
+  if (sfd < 0 || pipe2(sync, O_CLOEXEC) != 0) {
+    fprintf(stderr, "uvpn run: monitor set-up: %s\n", strerror(errno));
+    return kExitSetupFailed;
+  }
+  pid_t child = fork();
+  if (child < 0) {
+    fprintf(stderr, "uvpn run: fork: %s\n", strerror(errno));
+    return kExitSetupFailed;
+  }
+  if (child == 0) {
+    close(sync[1]);
+    Child(sync[0], old_mask, filter, opt.mode == Mode::kPtrace, av.data());
+  }
+  close(sync[0]);
+  long options = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+                 PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP;
+  if (ptrace(PTRACE_SEIZE, child, nullptr, reinterpret_cast<void*>(options)) != 0) {
+    fprintf(stderr, "uvpn run: cannot trace the command (ptrace: %s)\n", strerror(errno));
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    return kExitSetupFailed;
+  }
+  g_main_pid = child;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = Forward;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int s : kForwarded) sigaction(s, &sa, nullptr);
+  char go = 1;
+  if (write(sync[1], &go, 1) != 1) {
+    fprintf(stderr, "uvpn run: monitor set-up: %s\n", strerror(errno));
+  }
+  close(sync[1]);
+
+  Monitor m(opt, child);
+  int code = m.Loop(sfd);
+  close(sfd);
+  if (stats) {
+    const Stats& s = m.stats();
+    fprintf(stderr, "uvpn-trace: stops=%llu seccomp=%llu syscall=%llu event=%llu signal=%llu trapped=%llu\n",
+            static_cast<unsigned long long>(s.stops), static_cast<unsigned long long>(s.seccomp),
+            static_cast<unsigned long long>(s.syscall), static_cast<unsigned long long>(s.event),
+            static_cast<unsigned long long>(s.signal), static_cast<unsigned long long>(m.trapped()));
+  }
+  return code;
+}
+
+}  // namespace uvpn::trace

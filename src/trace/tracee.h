@@ -1,0 +1,45 @@
+// Access to a stopped tracee: registers (skip a call, set its return value, rewrite an argument), its memory
+// (process_vm_readv/writev, never word-by-word PEEK/POKE), its descriptors (pidfd_getfd) and the syscall
+// information of the current stop. x86-64 only.
+//
+// REQUIRES for the register functions: `tid` is in a ptrace stop of this thread's tracer. Thread-compatible.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace uvpn::trace {
+
+enum class StopKind : uint8_t { kNone, kSeccomp, kEntry, kExit };
+
+struct CallInfo {
+  StopKind kind = StopKind::kNone;
+  long nr = -1;           // seccomp and entry stops
+  uint64_t args[6] = {};  // seccomp and entry stops
+  int64_t ret = 0;        // exit stops
+};
+
+// PTRACE_GET_SYSCALL_INFO. False if the tracee is gone or the stop is not a syscall stop.
+bool GetCallInfo(pid_t tid, CallInfo* out);
+
+// Skips the current call (syscall number -1) and makes it return `ret` (-errno for errors). At a seccomp stop
+// this is the whole job; at an entry stop the value must be set again at the exit stop (SetReturn).
+bool SkipCall(pid_t tid, int64_t ret);
+bool SetReturn(pid_t tid, int64_t ret);
+// Rewrites the first argument register (rdi) of the current call.
+bool SetArg0(pid_t tid, uint64_t value);
+
+// Exactly n bytes, or false (EFAULT-like: unmapped or protected memory, tracee gone).
+bool ReadMem(pid_t tid, uint64_t addr, void* buf, size_t n);
+bool WriteMem(pid_t tid, uint64_t addr, const void* buf, size_t n);
+
+// The thread-group id of `tid` (from /proc), or 0.
+pid_t TgidOf(pid_t tid);
+
+// A duplicate (CLOEXEC) of descriptor `fd` of process `tgid`: same open file description. Returns the new fd or
+// -errno (EBADF if the tracee has no such fd).
+int TakeFd(pid_t tgid, int fd);
+
+}  // namespace uvpn::trace

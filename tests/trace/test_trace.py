@@ -1,0 +1,395 @@
+"""Tests of the ptrace monitor (docs/trace.md) against the shim's fake router on 127.0.0.1.
+
+The monitor runs through the uvpn_trace_run driver (argv[1]) with the fake router's configuration (net
+100.97.0.0/16, vip 100.97.1.10, real 127.0.0.1). The traced program is netprog.c, compiled here with `cc -static`
+(no dynamic loader: the preload library could not reach it). Every test runs in both modes, ptrace (seccomp filter)
+and ptrace-all. Nothing leaves 127.0.0.1: virtual addresses are only handed to the monitor, which diverts them.
+Usage: test_trace.py TRACE_RUN [unittest args...]
+"""
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "shim"))
+from fake_router import FakeRouter, recv_exact  # noqa: E402
+
+TRACE_RUN = None
+NETPROG = None
+MODES = ("ptrace", "ptrace-all")
+VIP = "100.97.1.10"
+
+
+def build_netprog(outdir):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise unittest.SkipTest("no C compiler")
+    out = os.path.join(outdir, "netprog")
+    subprocess.run([cc, "-static", "-O2", "-o", out, os.path.join(HERE, "netprog.c"), "-lpthread"], check=True,
+                   timeout=120)
+    return out
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def fields(line):
+    """'WORD k=v k2=v2' -> {'_': 'WORD', 'k': 'v', ...}"""
+    parts = line.split()
+    d = {"_": parts[0] if parts else ""}
+    for p in parts[1:]:
+        k, _, v = p.partition("=")
+        d[k] = v
+    return d
+
+
+class Proc:
+    """A traced program whose stdout lines are read by a thread (bounded waits)."""
+
+    def __init__(self, argv, env):
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.lines = queue.Queue()
+        self.err = []
+        threading.Thread(target=self._pump, args=(self.p.stdout, self.lines.put), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.p.stderr, self.err.append), daemon=True).start()
+
+    @staticmethod
+    def _pump(f, put):
+        for line in f:
+            put(line.rstrip("\n"))
+
+    def line(self, timeout=10):
+        try:
+            return fields(self.lines.get(timeout=timeout))
+        except queue.Empty:
+            raise AssertionError("no output line; stderr: " + "\n".join(self.err))
+
+    def wait(self, timeout=20):
+        try:
+            return self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise AssertionError("traced program did not finish; stderr: " + "\n".join(self.err))
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+        for f in (self.p.stdout, self.p.stderr):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
+
+
+class TraceTest(unittest.TestCase):
+    def setUp(self):
+        self.router = FakeRouter(node_vip=VIP)
+        self.router.route("100.97.2.20", "ok")
+        self.router.route("100.97.2.21", "refuse")
+        self.router.route("100.97.2.22", "unreach")
+        self.router.route("100.97.2.30", "slow_ok", 0.3)
+        self.router.route("100.97.2.31", "slow_refuse", 0.3)
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            p.kill()
+        self.router.close()
+
+    def env(self, **extra):
+        e = dict(os.environ)
+        e.pop("LD_PRELOAD", None)
+        e.setdefault("UVPN_TRACE_LOG", "warn")
+        e.update(extra)
+        return e
+
+    def argv(self, mode, args, stats=False):
+        return ([TRACE_RUN, "--mode", mode] + (["--stats"] if stats else []) +
+                ["--config", self.router.config(), "--", NETPROG] + list(args))
+
+    def start(self, mode, *args, stats=False, **env):
+        p = Proc(self.argv(mode, args, stats), self.env(**env))
+        self.procs.append(p)
+        return p
+
+    def run_prog(self, mode, *args, timeout=30):
+        r = subprocess.run(self.argv(mode, args), capture_output=True, text=True, timeout=timeout, env=self.env())
+        self.assertEqual(r.returncode, 0, f"{args} under {mode}: exit {r.returncode}; stderr:\n{r.stderr}")
+        lines = [fields(l) for l in r.stdout.splitlines() if l.strip()]
+        self.assertTrue(lines, "no output; stderr:\n" + r.stderr)
+        return lines
+
+
+class ConnectTests(TraceTest):
+    CASES = [
+        ("100.97.2.20", "block", "OK"),
+        ("100.97.2.21", "block", "ECONNREFUSED"),
+        ("100.97.2.22", "block", "EHOSTUNREACH"),
+        ("100.97.2.30", "nonblock", "OK"),
+        ("100.97.2.31", "nonblock", "ECONNREFUSED"),
+        ("100.97.2.30", "reconnect", "OK"),
+        ("100.97.2.31", "reconnect", "ECONNREFUSED"),
+    ]
+
+    def test_connect_results_and_names(self):
+        for mode in MODES:
+            for dst, how, want in self.CASES:
+                with self.subTest(mode=mode, dst=dst, how=how):
+                    r = self.run_prog(mode, "connect", dst, "80", how)[-1]
+                    self.assertEqual(r["err"], want, r)
+                    if want == "OK":
+                        self.assertEqual(r["echo"], "ping")
+                        self.assertEqual(r["peer"], f"{dst}:80")
+                        self.assertTrue(r["local"].startswith(VIP + ":"), r)
+        flags = {h["dst"][0]: h["flags"] for h in self.router.headers}
+        self.assertEqual(flags["100.97.2.20"], 1)  # blocking: WANT_STATUS
+        self.assertEqual(flags["100.97.2.30"], 0)  # non-blocking: learns the result by LOOKUP
+
+    def test_virtual_source_port_is_real_local_port(self):
+        for mode in MODES:
+            before = len(self.router.headers)
+            r = self.run_prog(mode, "connect", "100.97.2.20", "80", "block")[-1]
+            h = self.router.headers[before]
+            self.assertEqual(r["local"], f"{VIP}:{h['real'][1]}")
+
+    def test_router_down_is_enetunreach(self):
+        dead = free_port()
+        for mode in MODES:
+            r = subprocess.run([TRACE_RUN, "--mode", mode, "--config", self.router.config(port=dead), "--", NETPROG,
+                                "connect", "100.97.2.20", "80", "block"], capture_output=True, text=True,
+                               timeout=30, env=self.env())
+            self.assertIn("err=ENETUNREACH", r.stdout, r.stderr)
+
+    def test_plain_addresses_untouched(self):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        port = srv.getsockname()[1]
+
+        def echo():
+            for _ in range(len(MODES)):
+                c, _ = srv.accept()
+                c.sendall(recv_exact(c, 4))
+                c.close()
+        t = threading.Thread(target=echo, daemon=True)
+        t.start()
+        for mode in MODES:
+            r = self.run_prog(mode, "connect", "127.0.0.1", str(port), "block")[-1]
+            self.assertEqual((r["err"], r["peer"], r["echo"]), ("OK", f"127.0.0.1:{port}", "ping"))
+            self.assertTrue(r["local"].startswith("127.0.0.1:"), r)
+        t.join(5)
+        srv.close()
+        self.assertEqual(self.router.headers, [])
+
+
+class ServerTests(TraceTest):
+    def test_accept_virtual_peer_and_bind_to_vip(self):
+        for mode in MODES:
+            port = free_port()
+            p = self.start(mode, "serve", VIP, str(port), "3")
+            ls = p.line()
+            self.assertEqual(ls, {"_": "LISTEN", "name": f"{VIP}:{port}"})
+            for i, src in enumerate([("100.97.2.20", 5555), ("100.97.2.21", 6666)]):
+                s = self.router.dial(port, src, (VIP, port), payload=b"hello%d" % i)
+                self.assertEqual(recv_exact(s, 6), b"hello%d" % i)
+                a = p.line()
+                want = f"{src[0]}:{src[1]}"
+                self.assertEqual((a["addr"], a["alen"], a["peer"], a["name"], a["data"]),
+                                 (want, "16", want, f"{VIP}:{port}", f"hello{i}"), (mode, i, a))
+                s.close()
+            # A direct connection (not from the router's address) is untouched.
+            d = socket.socket()
+            d.bind(("127.0.0.2", 0))
+            d.connect(("127.0.0.1", port))
+            d.sendall(b"direct")
+            self.assertEqual(recv_exact(d, 6), b"direct")
+            a = p.line()
+            self.assertEqual(a["addr"], "127.0.0.2:%d" % d.getsockname()[1])
+            self.assertEqual(a["name"], f"127.0.0.1:{port}")
+            d.close()
+            self.assertEqual(p.wait(), 0)
+
+    def test_forking_server(self):
+        for mode in MODES:
+            port = free_port()
+            p = self.start(mode, "serve", VIP, str(port), "3", "fork")
+            self.assertEqual(p.line()["_"], "LISTEN")
+            socks = []
+            for i in range(3):
+                s = self.router.dial(port, ("100.97.2.%d" % (40 + i), 7000 + i), (VIP, port), payload=b"x%d" % i)
+                socks.append(s)
+            got = {}
+            for _ in range(3):
+                a = p.line()
+                got[a["data"]] = a
+            for i, s in enumerate(socks):
+                self.assertEqual(recv_exact(s, 2), b"x%d" % i)
+                a = got["x%d" % i]
+                want = "100.97.2.%d:%d" % (40 + i, 7000 + i)
+                self.assertEqual((a["addr"], a["peer"], a["name"]), (want, want, f"{VIP}:{port}"), (mode, a))
+                s.close()
+            self.assertEqual(len({a["pid"] for a in got.values()}), 3)  # one child each
+            self.assertEqual(p.wait(), 0)
+
+    def test_wildcard_listener_untouched(self):
+        for mode in MODES:
+            port = free_port()
+            p = self.start(mode, "serve", "0.0.0.0", str(port), "1")
+            self.assertEqual(p.line()["name"], f"0.0.0.0:{port}")
+            s = self.router.dial(port, ("100.97.2.20", 5555), (VIP, port), payload=b"hi")
+            self.assertEqual(recv_exact(s, 2), b"hi")
+            a = p.line()
+            self.assertEqual((a["addr"], a["peer"], a["name"]), ("100.97.2.20:5555", "100.97.2.20:5555",
+                                                                 f"{VIP}:{port}"))
+            s.close()
+            self.assertEqual(p.wait(), 0)
+
+
+class ProcessTests(TraceTest):
+    def test_exec_then_connect(self):
+        for mode in MODES:
+            for how in ("exec", "forkexec"):
+                r = self.run_prog(mode, how, NETPROG, "connect", "100.97.2.20", "80", "block")[-1]
+                self.assertEqual((r["err"], r["peer"], r["echo"]), ("OK", "100.97.2.20:80", "ping"), (mode, how))
+
+    def test_threads(self):
+        for mode in MODES:
+            r = self.run_prog(mode, "threads", "100.97.2.20", "80", "8")[-1]
+            self.assertEqual(r, {"_": "THREADS", "ok": "8"}, mode)
+
+    def test_waits_do_not_block_the_monitor(self):
+        """8 threads each block 0.3 s in connect (slow route): the monitor waits for all of them at once."""
+        for mode in MODES:
+            t0 = time.monotonic()
+            r = self.run_prog(mode, "threads", "100.97.2.30", "80", "8")[-1]
+            took = time.monotonic() - t0
+            self.assertEqual(r["ok"], "8", mode)
+            self.assertLess(took, 1.5, f"{mode}: 8 x 0.3 s connects took {took:.2f} s: serialised?")
+
+    def test_job_control_stop_and_continue(self):
+        for mode in MODES:
+            port = free_port()
+            p = self.start(mode, "serve", VIP, str(port), "1")
+            p.line()
+            tracee = int(subprocess.run(["pgrep", "-P", str(p.p.pid)], capture_output=True,
+                                        text=True).stdout.split()[0])
+            os.kill(tracee, signal.SIGSTOP)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and _state(tracee) not in ("T", "t"):
+                time.sleep(0.02)
+            self.assertIn(_state(tracee), ("T", "t"), "SIGSTOP did not stop the tracee")
+            os.kill(tracee, signal.SIGCONT)
+            s = self.router.dial(port, ("100.97.2.20", 5555), (VIP, port), payload=b"go")
+            self.assertEqual(recv_exact(s, 2), b"go")
+            self.assertEqual(p.line()["addr"], "100.97.2.20:5555")
+            s.close()
+            self.assertEqual(p.wait(), 0)
+
+    def test_exit_status_and_signals(self):
+        for mode in MODES:
+            r = subprocess.run(self.argv(mode, ["nonsense"]), capture_output=True, timeout=20, env=self.env())
+            self.assertEqual(r.returncode, 64)
+            p = self.start(mode, "serve", VIP, str(free_port()), "1")
+            p.line()
+            p.p.send_signal(signal.SIGTERM)  # forwarded to the command
+            self.assertEqual(p.wait(), 128 + signal.SIGTERM)
+
+    def test_monitor_death_kills_tracees(self):
+        for mode in MODES:
+            p = self.start(mode, "serve", VIP, str(free_port()), "1", "fork")
+            p.line()
+            kids = subprocess.run(["pgrep", "-P", str(p.p.pid)], capture_output=True, text=True).stdout.split()
+            self.assertEqual(len(kids), 1, kids)
+            tracee = int(kids[0])
+            p.p.kill()  # SIGKILL the monitor: PTRACE_O_EXITKILL kills the traced program
+            p.p.wait()
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and _alive(tracee):
+                time.sleep(0.05)
+            self.assertFalse(_alive(tracee), "tracee survived its monitor")
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class StatsTests(TraceTest):
+    COUNT, SIZE = 20000, 100
+
+    def test_stop_counts_of_a_write_loop(self):
+        sink = socket.socket()
+        sink.bind(("127.0.0.1", 0))
+        sink.listen(8)
+        port = sink.getsockname()[1]
+        stop = []
+
+        def discard():
+            sink.settimeout(0.2)
+            while not stop:
+                try:
+                    c, _ = sink.accept()
+                except OSError:
+                    continue
+                threading.Thread(target=lambda c=c: [None for _ in iter(lambda: c.recv(65536), b"")] and c.close(),
+                                 daemon=True).start()
+        threading.Thread(target=discard, daemon=True).start()
+        self.router.route("100.97.2.50", "forward", port)
+        rows = []
+        native = subprocess.run([NETPROG, "writeloop", "127.0.0.1", str(port), str(self.COUNT), str(self.SIZE)],
+                                capture_output=True, text=True, timeout=60)
+        rows.append(("native", fields(native.stdout.strip())["ms"], "0"))
+        stops = {}
+        for mode in MODES:
+            r = subprocess.run([TRACE_RUN, "--mode", mode, "--stats", "--config", self.router.config(), "--",
+                                NETPROG, "writeloop", "100.97.2.50", "80", str(self.COUNT), str(self.SIZE)],
+                               capture_output=True, text=True, timeout=120, env=self.env())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            w = fields(r.stdout.strip())
+            self.assertEqual(w["n"], str(self.COUNT * self.SIZE), r.stdout)
+            st = fields([l for l in r.stderr.splitlines() if l.startswith("uvpn-trace:")][-1])
+            stops[mode] = int(st["stops"])
+            rows.append((mode, w["ms"], st["stops"]))
+        stop.append(1)
+        sink.close()
+        print(f"\n{self.COUNT} writes of {self.SIZE} B:  mode, ms in the loop, ptrace stops")
+        for row in rows:
+            print("  %-11s %10s ms %8s stops" % row)
+        self.assertLess(stops["ptrace"], 20)  # exec, connect, getsockname...: the data path never stops
+        self.assertGreaterEqual(stops["ptrace-all"], 2 * self.COUNT)
+
+
+if __name__ == "__main__":
+    TRACE_RUN = os.path.abspath(sys.argv.pop(1))
+    tmp = tempfile.mkdtemp(prefix="uvpn-trace-test-")
+    try:
+        NETPROG = build_netprog(tmp)
+        unittest.main(verbosity=2)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

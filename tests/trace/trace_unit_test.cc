@@ -1,0 +1,140 @@
+// Unit tests of the monitor's pure parts and of its seccomp filter (label "trace"). The filter is exercised for
+// real in a forked child without a tracer: SECCOMP_RET_TRACE with no tracer makes a call fail with ENOSYS, so the
+// child can tell trapped calls from allowed ones by errno alone.
+#include <elf.h>
+#include <gtest/gtest.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "trace/filter.h"
+#include "trace/trace.h"
+
+namespace uvpn::trace {
+namespace {
+
+TEST(TraceConfig, ParsesTheLibraryLine) {
+  auto o = ParseConfigLine("v1 net=100.97.0.0/16 router=10.91.1.1:7701 vip=100.97.1.10 real=10.91.1.10 "
+                           "timeout_ms=3000 name=node-a");
+  ASSERT_TRUE(o) << o.error().message();
+  EXPECT_EQ(FormatCidr(o->net), "100.97.0.0/16");
+  EXPECT_EQ(FormatEndpoint(o->router), "10.91.1.1:7701");
+  EXPECT_EQ(FormatIp4(o->vip), "100.97.1.10");
+  EXPECT_EQ(FormatIp4(o->real), "10.91.1.10");
+  EXPECT_EQ(o->timeout_ms, 3000);
+}
+
+TEST(TraceConfig, RejectsBadLines) {
+  EXPECT_FALSE(ParseConfigLine(""));
+  EXPECT_FALSE(ParseConfigLine("v2 net=100.97.0.0/16 router=10.91.1.1:7701 vip=100.97.1.10 real=10.91.1.10"));
+  EXPECT_FALSE(ParseConfigLine("v1 net=100.97.0.0/16 router=10.91.1.1:7701 vip=100.97.1.10"));  // no real=
+  EXPECT_FALSE(ParseConfigLine("v1 net=100.97.0.1/16 router=10.91.1.1:7701 vip=100.97.1.10 real=10.91.1.10"));
+  EXPECT_FALSE(
+      ParseConfigLine("v1 net=100.97.0.0/16 router=10.91.1.1:7701 vip=100.97.1.10 real=10.91.1.10 timeout_ms=0"));
+  EXPECT_FALSE(ParseMode("auto"));
+  EXPECT_TRUE(ParseMode("ptrace-all"));
+}
+
+std::string TempFile(const void* data, size_t n) {
+  char path[] = "/tmp/uvpn-trace-unit-XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, data, n), static_cast<ssize_t>(n));
+  fchmod(fd, 0755);
+  close(fd);
+  return path;
+}
+
+std::string FakeElf(bool with_interp) {
+  struct {
+    Elf64_Ehdr eh;
+    Elf64_Phdr ph[2];
+  } f;
+  memset(&f, 0, sizeof f);
+  memcpy(f.eh.e_ident, ELFMAG, SELFMAG);
+  f.eh.e_ident[EI_CLASS] = ELFCLASS64;
+  f.eh.e_phoff = sizeof f.eh;
+  f.eh.e_phentsize = sizeof(Elf64_Phdr);
+  f.eh.e_phnum = 2;
+  f.ph[0].p_type = PT_LOAD;
+  f.ph[1].p_type = with_interp ? PT_INTERP : PT_NOTE;
+  return TempFile(&f, sizeof f);
+}
+
+TEST(TraceLaunch, StaticDetection) {
+  std::string st = FakeElf(false), dy = FakeElf(true), script = TempFile("#!/bin/sh\n", 10);
+  EXPECT_TRUE(*IsStaticElf(st));
+  EXPECT_FALSE(*IsStaticElf(dy));
+  EXPECT_FALSE(IsStaticElf(script));
+  std::string note;
+  EXPECT_EQ(*ChooseLaunch("", st, &note), Launch::kPtrace);
+  EXPECT_NE(note.find("statically linked"), std::string::npos);
+  EXPECT_EQ(*ChooseLaunch("auto", dy, &note), Launch::kPreload);
+  EXPECT_TRUE(note.empty());
+  EXPECT_EQ(*ChooseLaunch("auto", script, &note), Launch::kPreload);
+  EXPECT_EQ(*ChooseLaunch("", "no-such-command-uvpn", &note), Launch::kPreload);
+  EXPECT_EQ(*ChooseLaunch("preload", st, &note), Launch::kPreload);
+  EXPECT_EQ(*ChooseLaunch("ptrace-all", dy, &note), Launch::kPtraceAll);
+  EXPECT_FALSE(ChooseLaunch("strace", dy, &note));
+  EXPECT_EQ(*ChooseLaunch("auto", "sh", &note), Launch::kPreload);  // found on PATH, dynamic
+  for (auto& p : {st, dy, script}) unlink(p.c_str());
+}
+
+TEST(TraceFilter, InterestingMirrorsTheFilter) {
+  uint64_t a[6] = {};
+  EXPECT_TRUE(Interesting(SYS_connect, a));
+  EXPECT_TRUE(Interesting(SYS_accept4, a));
+  EXPECT_FALSE(Interesting(SYS_write, a));
+  EXPECT_FALSE(Interesting(SYS_getsockopt, a));
+  a[1] = SOL_SOCKET;
+  a[2] = SO_ERROR;
+  EXPECT_TRUE(Interesting(SYS_getsockopt, a));
+  a[2] = SO_TYPE;
+  EXPECT_FALSE(Interesting(SYS_getsockopt, a));
+  uint64_t c[6] = {0x00800000 | 17};
+  EXPECT_TRUE(Interesting(SYS_clone, c));
+  c[0] = 17;
+  EXPECT_FALSE(Interesting(SYS_clone, c));
+}
+
+// In a child: 0 if every expectation holds, else the number of the failed check.
+int FilterChild() {
+  if (InstallFilter(BuildFilter()) != 0) return 1;
+  int s = socket(AF_INET, SOCK_STREAM, 0);  // allowed
+  if (s < 0) return 2;
+  int v = 0;
+  socklen_t l = sizeof v;
+  if (getsockopt(s, SOL_SOCKET, SO_TYPE, &v, &l) != 0 || v != SOCK_STREAM) return 3;  // allowed by argument
+  l = sizeof v;
+  if (getsockopt(s, SOL_SOCKET, SO_ERROR, &v, &l) != -1 || errno != ENOSYS) return 4;  // trapped
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  if (connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != -1 || errno != ENOSYS) return 5;  // trapped
+  if (bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != -1 || errno != ENOSYS) return 6;
+  if (syscall(SYS_io_uring_setup, 1, nullptr) != -1 || errno != ENOSYS) return 7;  // refused
+  char b;
+  if (write(-1, &b, 1) != -1 || errno != EBADF) return 8;  // the data path is allowed
+  return 0;
+}
+
+TEST(TraceFilter, InstalledFilterTrapsOnlyTheCallsOfInterest) {
+  pid_t p = fork();
+  ASSERT_GE(p, 0);
+  if (p == 0) _exit(FilterChild());
+  int st = 0;
+  ASSERT_EQ(waitpid(p, &st, 0), p);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0) << "check " << WEXITSTATUS(st) << " of FilterChild failed";
+}
+
+}  // namespace
+}  // namespace uvpn::trace
