@@ -59,13 +59,43 @@ void CheckDecoder(const uint8_t* data, size_t size, const Peek& peek, MsgType wa
   }
 }
 
+// UDP_DATA (protocol.md section 9) decodes its 24-byte header only: kOk needs 24 bytes, not the declared length
+// (the payload follows in the same datagram), and used is always the header size.
+void CheckUdp(const uint8_t* data, size_t size, const Peek& peek) {
+  UdpHeader m;
+  size_t used = 0;
+  Parse p = Decode(data, size, &m, &used);
+  if (peek.result == Parse::kBad || (peek.result == Parse::kOk && peek.type != MsgType::kUdpData)) {
+    FUZZ_CHECK(p == Parse::kBad);
+    return;
+  }
+  if (size < kUdpHeaderSize) {
+    FUZZ_CHECK(p != Parse::kOk);
+    return;
+  }
+  if (p == Parse::kBad) return;
+  FUZZ_CHECK(p == Parse::kOk);
+  FUZZ_CHECK(used == kUdpHeaderSize);
+  FUZZ_CHECK(m.payload_len + kUdpHeaderSize == peek.total);
+  uint8_t out[kUdpHeaderSize];
+  FUZZ_CHECK(Encode(m, out, sizeof out) == kUdpHeaderSize);
+  FUZZ_CHECK(std::memcmp(out, data, kUdpHeaderSize) == 0);
+  FUZZ_CHECK(Encode(m, out, kUdpHeaderSize - 1) == 0);
+  for (size_t k = 0; k < kUdpHeaderSize; ++k) {
+    UdpHeader part;
+    size_t u;
+    FUZZ_CHECK(Decode(data, k, &part, &u) == Parse::kNeedMore);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Peek peek{Parse::kBad, MsgType::kConnHeader, 0};
   peek.result = PeekPrefix(data, size, &peek.type, &peek.total);
   if (size < kPrefixSize) FUZZ_CHECK(peek.result != Parse::kOk);
-  if (peek.result == Parse::kOk) FUZZ_CHECK(peek.total >= 12 && peek.total <= kMaxMessage);
+  if (peek.result == Parse::kOk) FUZZ_CHECK(peek.total >= 12 &&
+                                         peek.total <= (peek.type == MsgType::kUdpData ? kUdpMaxDatagram : kMaxMessage));
 
   CheckDecoder<ConnHeader>(data, size, peek, MsgType::kConnHeader);
   CheckDecoder<StatusMsg>(data, size, peek, MsgType::kStatus);
@@ -81,6 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckDecoder<ResolveMsg>(data, size, peek, MsgType::kResolve);
   CheckDecoder<ResolveAddrMsg>(data, size, peek, MsgType::kResolveAddr);
   CheckDecoder<ResolveReplyMsg>(data, size, peek, MsgType::kResolveReply);
+  CheckUdp(data, size, peek);
 
   // The error-code mapping is total and stable both ways.
   if (size >= 2) {

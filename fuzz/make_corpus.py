@@ -48,6 +48,13 @@ wire["names_valid_resolve_reply"] = prefix(14, 0, struct.pack(">IB3xI", 0x010203
 wire["names_valid_resolve_reply_missing"] = prefix(14, 0, struct.pack(">IB3xI", 0x11223344, 1, 0))
 wire["names_resolve_bad_name"] = prefix(12, 0, struct.pack(">II", 1, 0) + b"bad name")
 wire["names_pair_resolve_addr_twice"] = wire["names_valid_resolve_addr"] * 2
+# Datagrams (protocol.md section 9). Named udp_* (tests/unit/wire_udp_test.cc checks udp_valid_*).
+wire["udp_valid_hop0"] = prefix(15, 0, struct.pack(">IHIHB3x", 0, 0, ip("100.97.2.10"), 5201, 0) + b"hello")
+wire["udp_valid_hop2"] = prefix(15, 0, struct.pack(">IHIHB3x", ip("100.97.1.10"), 40000, ip("100.97.2.10"),
+                                                   5201, 2) + bytes(range(256)) * 4)
+wire["udp_valid_empty"] = prefix(15, 0, struct.pack(">IHIHB3x", ip("100.97.1.10"), 1, ip("100.97.1.11"), 2, 1))
+wire["udp_bad_hop"] = prefix(15, 0, struct.pack(">IHIHB3x", 0, 0, ip("100.97.2.10"), 5201, 3) + b"x")
+wire["udp_truncated"] = wire["udp_valid_hop2"][:100]
 # A few seeds that are not single valid messages: two back to back, a truncation, a bad magic.
 wire["pair_conn_header_then_data"] = wire["valid_conn_header_hop2"] + b"GET / HTTP/1.0\r\n\r\n"
 wire["truncated_register_ok"] = wire["valid_register_ok"][:20]

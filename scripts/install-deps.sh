@@ -10,6 +10,7 @@ PACKAGES=(
   iproute2 iputils-ping util-linux procps psmisc
   iperf3 curl openssh-server openssh-client redis-server redis-tools socat
   python3 python3-matplotlib
+  openmpi-bin libopenmpi-dev
 )
 
 missing=()

@@ -36,8 +36,10 @@ constexpr Bounds kBounds[] = {
     {16 + 1, kResolveMax, 0},                                      // RESOLVE (name non-empty)
     {kResolveAddrSize, kResolveAddrSize, 0},                       // RESOLVE_ADDR
     {20, kResolveReplyMax, 0},                                     // RESOLVE_REPLY
+    {kUdpHeaderSize, kUdpMaxDatagram, 0},                          // UDP_DATA (header + payload)
 };
-static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 15);
+static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 16);
+static_assert(kUdpMaxDatagram <= 0xffff && kUdpMaxPayload == 65483);
 static_assert(kResolveMax == 16 + kMaxName && kResolveReplyMax == 20 + kMaxName);
 static_assert(kResolveReplyMax <= kMaxMessage);
 static_assert(16 + kMaxSiteName + kMaxSessionId <= 0xffff);
@@ -469,6 +471,37 @@ Parse Decode(const uint8_t* buf, size_t len, ResolveReplyMsg* m, size_t* used) {
   m->name_len = static_cast<uint8_t>(n);
   memcpy(m->name, buf + 20, n);
   *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const UdpHeader& m, uint8_t* out, size_t cap) {
+  if (cap < kUdpHeaderSize || m.payload_len > kUdpMaxPayload || static_cast<uint8_t>(m.hop) > 2) return 0;
+  PutPrefix(out, MsgType::kUdpData, 0, kUdpHeaderSize + m.payload_len);
+  Put32(out + 8, m.src_vip);
+  Put16(out + 12, m.src_port);
+  Put32(out + 14, m.dst_vip);
+  Put16(out + 18, m.dst_port);
+  out[20] = static_cast<uint8_t>(m.hop);
+  out[21] = 0;
+  Put16(out + 22, 0);
+  return kUdpHeaderSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, UdpHeader* m, size_t* used) {
+  MsgType t;
+  size_t total;
+  Parse p = PeekPrefix(buf, len, &t, &total);
+  if (p != Parse::kOk) return p;
+  if (t != MsgType::kUdpData) return Parse::kBad;
+  if (len < kUdpHeaderSize) return Parse::kNeedMore;
+  if (buf[20] > 2 || buf[21] != 0 || Get16(buf + 22) != 0) return Parse::kBad;
+  m->src_vip = Get32(buf + 8);
+  m->src_port = Get16(buf + 12);
+  m->dst_vip = Get32(buf + 14);
+  m->dst_port = Get16(buf + 18);
+  m->hop = static_cast<Hop>(buf[20]);
+  m->payload_len = static_cast<uint16_t>(total - kUdpHeaderSize);
+  *used = kUdpHeaderSize;
   return Parse::kOk;
 }
 

@@ -30,6 +30,7 @@ enum class MsgType : uint8_t {
   kResolve = 12,
   kResolveAddr = 13,
   kResolveReply = 14,
+  kUdpData = 15,
 };
 
 enum class Parse : uint8_t { kOk = 0, kNeedMore = 1, kBad = 2 };
@@ -199,6 +200,25 @@ struct ResolveReplyMsg {
 // Encodes the canonical form: a not-found reply is written with vip 0 and no name whatever the fields hold.
 size_t Encode(const ResolveReplyMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, ResolveReplyMsg* m, size_t* used);
+
+// Datagrams (protocol.md section 9): a 24-byte UDP_DATA header followed by the payload, the whole being one UDP
+// datagram whose size equals the prefix length. Encode writes the header only (the payload travels in its own
+// iovec); it returns 0 if cap < 24 or payload_len > kUdpMaxPayload. Decode checks the header in the first 24
+// bytes (kNeedMore if len < 24, so a caller may pass just the header); on kOk *used = kUdpHeaderSize and
+// m->payload_len = length - 24. The caller must check that its datagram is exactly 24 + payload_len bytes.
+inline constexpr size_t kUdpHeaderSize = 24;
+inline constexpr size_t kUdpMaxDatagram = 65507;  // largest IPv4 UDP payload
+inline constexpr size_t kUdpMaxPayload = kUdpMaxDatagram - kUdpHeaderSize;
+struct UdpHeader {
+  uint32_t src_vip = 0;
+  uint16_t src_port = 0;
+  uint32_t dst_vip = 0;
+  uint16_t dst_port = 0;
+  Hop hop = Hop::kNodeToHome;
+  uint16_t payload_len = 0;
+};
+size_t Encode(const UdpHeader& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, UdpHeader* m, size_t* used);
 
 // True if every byte is in [A-Za-z0-9.-] and 1 <= len <= 63 (host names) -- also used for site names with '_'.
 bool ValidHostName(const char* s, size_t len);

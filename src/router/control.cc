@@ -187,6 +187,7 @@ Snapshot Router::TakeSnapshot() const {
     ri.age_s = (now_ms_ - r.started_ms) / 1000.0;
     s.relays.push_back(std::move(ri));
   }
+  s.udp = udp_stats_;
   return s;
 }
 

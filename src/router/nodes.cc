@@ -244,14 +244,19 @@ void Router::ExpireLookups() {
 
 void Router::OnUdp() {
   for (int i = 0; i < kUdpBatch; ++i) {
-    uint8_t buf[proto::kMaxMessage];
+    uint8_t* buf = udp_buf_.data();  // datagrams (udp.cc) share the node socket
     sockaddr_in sa{};
     socklen_t len = sizeof sa;
-    ssize_t n = recvfrom(udp_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&sa), &len);
+    ssize_t n = recvfrom(udp_.get(), buf, udp_buf_.size(), 0, reinterpret_cast<sockaddr*>(&sa), &len);
     if (n < 0) return;
     Endpoint from = sysio::FromSockaddr(sa);
     proto::MsgType type;
     size_t total;
+    if (proto::PeekPrefix(buf, static_cast<size_t>(n), &type, &total) == proto::Parse::kOk &&
+        type == proto::MsgType::kUdpData) {
+      OnUdpData(false, from, buf, static_cast<size_t>(n));
+      continue;
+    }
     if (proto::PeekPrefix(buf, static_cast<size_t>(n), &type, &total) == proto::Parse::kOk &&
         (type == proto::MsgType::kResolve || type == proto::MsgType::kResolveAddr)) {
       uint8_t out[proto::kResolveReplyMax];

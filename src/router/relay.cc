@@ -1,17 +1,23 @@
 // Accepted connections and relays: the state machine of router_impl.h and splice() data movement.
 //
 // Theory of operation: every TCP connection accepted on the node or WAN listener starts as a relay slot in
-// state ACCEPTED, reading its first message with exact-size reads (prefix, then the rest) so that bytes
-// behind it stay in the socket for splice. A REGISTER or HELLO hands the fd over to nodes.cc / links.cc; a
-// CONN_HEADER starts a relay. Set-up failures answer with a STATUS (leg 1 always, leg 0 only if WANT_STATUS)
-// and close -- leg 0 with a RST so that a program that did not wait for STATUS sees ECONNRESET.
+// state ACCEPTED and reads its first message at once (the listeners defer accept until data arrives): one
+// recv of up to a CONN_HEADER's 32 bytes, then exactly the rest of a longer message, so that bytes behind a
+// header stay in the socket for splice (bytes read behind a shorter REGISTER or HELLO are handed on with it).
+// A REGISTER or HELLO hands the fd over to nodes.cc / links.cc; a CONN_HEADER starts a relay. The dialled
+// leg's header is written right after connect() without waiting for EPOLLOUT: on a near network the handshake
+// has usually completed inside connect(), which saves one wakeup per hop; EAGAIN falls back to waiting.
+// Set-up failures answer with a STATUS (leg 1 always, leg 0 only if WANT_STATUS) and close -- leg 0 with a
+// RST so that a program that did not wait for STATUS sees ECONNRESET.
 //
 // Data movement (ESTABLISHED), per direction d (side d -> side 1-d): on readability of side d, one splice
 // from the socket into the direction's pipe and one from the pipe into the other socket. Bytes left in the
 // pipe mean the sink is full: the source loses EPOLLIN and the sink gains EPOLLOUT until the pipe drains.
 // epoll_ctl is called only when that interest changes, so the steady state costs two splices per readiness
-// event and nothing else. EOF on a source becomes shutdown(SHUT_WR) on the sink once its pipe is empty; both
-// directions shut -> close. Socket errors reset the other side (SO_LINGER 0).
+// event and nothing else. A direction that keeps bringing data while the other way is silent is in bulk
+// mode; the loop then coalesces (router.cc, Options::coalesce_us) so that each wakeup moves more bytes. EOF
+// on a source becomes shutdown(SHUT_WR) on the sink once its pipe is empty; both directions shut -> close.
+// Socket errors reset the other side (SO_LINGER 0).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -70,7 +70,7 @@ void TuneListener(int fd, int header_timeout_ms) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   int secs = std::max(1, header_timeout_ms / 1000);
-  if (!getenv("UVPN_NO_DEFER")) setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+  setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
 }
 
 }  // namespace
@@ -113,6 +113,7 @@ Status Router::Init() {
   if (!u) return u.error();
   udp_ = std::move(*u);
   if (!loop_.Add(udp_.get(), EPOLLIN, Pack(Kind::kUdp, 0, 0))) return Status::Errno(errno, "epoll_ctl");
+  if (Status s = InitUdp(); !s.ok()) return s;
   if (Status s = OpenControl(); !s.ok()) return s;
   InitLinks();
 
@@ -160,12 +161,13 @@ void Router::Tick() {
 void Router::Loop() {
   constexpr int kMaxEvents = 256;
   epoll_event evs[kMaxEvents];
-  if (const char* c = getenv("UVPN_COALESCE_US")) coalesce_ns_ = atoll(c) * 1000;
+  // Test and measurement override of Options::coalesce_us (docs/performance.md).
+  if (const char* c = getenv("UVPN_ROUTER_COALESCE_US")) opt_.coalesce_us = atoi(c);
   while (!stop_) {
     // Coalescing (docs/performance.md): after a batch that moved bulk data, let more arrive before looking
     // again, so each wakeup and each splice moves more bytes.
-    if (bulk_seen_ && coalesce_ns_ > 0) {
-      timespec ts{0, static_cast<long>(coalesce_ns_)};
+    if (bulk_seen_ && opt_.coalesce_us > 0) {
+      timespec ts{opt_.coalesce_us / 1000000, static_cast<long>(opt_.coalesce_us % 1000000) * 1000};
       nanosleep(&ts, nullptr);
     }
     bulk_seen_ = false;
@@ -185,7 +187,10 @@ void Router::Loop() {
           OnAccept(t.kind, wan_listen_.get());
           break;
         case Kind::kUdp:
-          OnUdp();
+          if (t.index == 1)
+            OnWanUdp();
+          else
+            OnUdp();
           break;
         case Kind::kTimer:
           loop_.ReadTimer();
@@ -224,6 +229,7 @@ void Router::Shutdown() {
   node_listen_.Reset();
   wan_listen_.Reset();
   udp_.Reset();
+  wan_udp_.Reset();
   size_t relays = relays_.live();
   for (uint32_t i = 0; i < relays_.end(); ++i)
     if (relays_.InUse(i)) Reset(i, "router stopping");

@@ -14,6 +14,10 @@ struct Options {
   int connect_timeout_ms = 20000;
   int header_timeout_ms = 5000;
   int heartbeat_s = 5;       // node registration heartbeat interval announced in REGISTER_OK
+  // After an epoll batch in which a relay direction in bulk mode moved data (4 reads in a row, the other way
+  // silent), sleep this long before looking for more events, so that each wakeup and splice moves more bytes
+  // (docs/performance.md). 0 disables. Request/response traffic never enters bulk mode.
+  int coalesce_us = 200;
 };
 
 // Runs the router until SIGTERM/SIGINT. Returns the process exit code (0 on a clean stop); start-up errors are

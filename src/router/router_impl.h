@@ -165,7 +165,8 @@ class Router {
   void Establish(uint32_t slot);
   void Fail(uint32_t slot, proto::WireCode code, const char* why);
   void Drop(uint32_t slot, const char* why);  // bad input: one log line, close side 0
-  void Pump(uint32_t slot, int d);            // one splice in and one out for direction d
+  void Pump(uint32_t slot, int d);
+  bool PumpCopy(uint32_t slot, int d);            // one splice in and one out for direction d
   void Flush(uint32_t slot, int d);           // splice out only (sink became writable)
   void UpdateInterest(uint32_t slot);
   void Reset(uint32_t slot, const char* why);  // RST both sides
@@ -191,6 +192,13 @@ class Router {
   }
   void FreezeLookup(uint64_t key, proto::RelayState st, proto::WireCode code);
   void ExpireLookups();
+
+  // --- udp.cc (docs/protocol.md section 9)
+  Status InitUdp();  // the datagram buffer, socket buffers, the WAN UDP socket (if node != peer endpoint)
+  void OnWanUdp();
+  // One datagram `p`/`n` (in udp_buf_, rewritten in place) from `from`, read on the WAN socket or the node one.
+  void OnUdpData(bool wan_socket, const Endpoint& from, uint8_t* p, size_t n);
+  void UdpDrop(uint64_t* counter, const char* why, const Endpoint& from);
 
   // --- links.cc
   void InitLinks();
@@ -225,6 +233,9 @@ class Router {
   PipePool pipes_{256};
   LeaseDb leases_;
   sysio::Fd node_listen_, wan_listen_, udp_, control_;
+  sysio::Fd wan_udp_;             // UDP on the peer endpoint (invalid when it equals the node endpoint)
+  std::vector<uint8_t> udp_buf_;  // one datagram being handled (sized once in InitUdp)
+  UdpStats udp_stats_;
   std::string control_path_;
   bool control_bound_ = false;
   Slots<Relay> relays_;
@@ -238,7 +249,7 @@ class Router {
   int64_t last_second_ms_ = 0;
   bool stop_ = false;
   bool bulk_seen_ = false;  // a relay direction in bulk mode moved data during the current epoll batch
-  int64_t coalesce_ns_ = 0;
+
   std::deque<std::pair<uint32_t, uint32_t>> unidentified_;  // (slot, gen) of ACCEPTED relays, oldest first
   sysio::Fd spare_fd_;  // kept free so that accept can shed a connection when out of descriptors
   int64_t last_accept_warn_ms_ = 0;

@@ -67,6 +67,12 @@ std::string FormatText(const Snapshot& s) {
             static_cast<unsigned long long>(r.id), FormatEndpoint(r.src).c_str(),
             FormatEndpoint(r.dst).c_str(), r.state.c_str(), static_cast<unsigned long long>(r.bytes_fwd),
             static_cast<unsigned long long>(r.bytes_rev), r.age_s);
+  const UdpStats& u = s.udp;
+  Appendf(&o, "udp: rx %llu tx %llu drops: malformed %llu no_lease %llu no_route %llu link_down %llu send %llu\n",
+          static_cast<unsigned long long>(u.rx), static_cast<unsigned long long>(u.tx),
+          static_cast<unsigned long long>(u.drop_malformed), static_cast<unsigned long long>(u.drop_no_lease),
+          static_cast<unsigned long long>(u.drop_no_route), static_cast<unsigned long long>(u.drop_link_down),
+          static_cast<unsigned long long>(u.drop_send));
   return o;
 }
 
@@ -117,7 +123,14 @@ std::string FormatJson(const Snapshot& s) {
             static_cast<unsigned long long>(r.bytes_fwd), static_cast<unsigned long long>(r.bytes_rev),
             r.age_s);
   }
-  o += "]}\n";
+  const UdpStats& u = s.udp;
+  Appendf(&o,
+          "],\"udp\":{\"rx\":%llu,\"tx\":%llu,\"drop_malformed\":%llu,\"drop_no_lease\":%llu,"
+          "\"drop_no_route\":%llu,\"drop_link_down\":%llu,\"drop_send\":%llu}}\n",
+          static_cast<unsigned long long>(u.rx), static_cast<unsigned long long>(u.tx),
+          static_cast<unsigned long long>(u.drop_malformed), static_cast<unsigned long long>(u.drop_no_lease),
+          static_cast<unsigned long long>(u.drop_no_route), static_cast<unsigned long long>(u.drop_link_down),
+          static_cast<unsigned long long>(u.drop_send));
   return o;
 }
 

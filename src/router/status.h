@@ -40,12 +40,24 @@ struct RelayInfo {
   double age_s = 0;
 };
 
+// Datagram counters (docs/protocol.md section 9), since start-up.
+struct UdpStats {
+  uint64_t rx = 0;  // datagrams read (node and WAN sockets)
+  uint64_t tx = 0;  // datagrams sent on
+  uint64_t drop_malformed = 0;
+  uint64_t drop_no_lease = 0;  // sender or destination not leased
+  uint64_t drop_no_route = 0;
+  uint64_t drop_link_down = 0;
+  uint64_t drop_send = 0;  // sendto failed (EAGAIN, ...)
+};
+
 struct Snapshot {
   std::string site;
   std::string session;
   std::vector<LinkInfo> links;
   std::vector<NodeInfo> nodes;
   std::vector<RelayInfo> relays;
+  UdpStats udp;
 };
 
 std::string FormatText(const Snapshot& s);

@@ -20,6 +20,7 @@
 #include "shim/routerio.h"
 #include "shim/slog.h"
 #include "shim/sockaddr.h"
+#include "shim/udp.h"
 
 // The hooks carry C++ names of their own bound to the libc symbol names with asm labels: glibc declares the
 // cancellation points (connect, accept, accept4) without noexcept, and clang rejects a noexcept
@@ -47,12 +48,6 @@ constexpr int kBrokenLookupMs = 500;
 int Fail(int err) {
   errno = err;
   return -1;
-}
-
-bool IsStream(int fd) {
-  int type = 0;
-  socklen_t l = sizeof type;
-  return Real().getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) == 0 && type == SOCK_STREAM;
 }
 
 bool IsNonBlocking(int fd) {
@@ -325,9 +320,18 @@ int uvpn_hook_connect(int fd, const struct sockaddr* addr, socklen_t len) noexce
   Config cfg = GetConfig();
   Ep dst;
   bool v6;
-  if (!cfg.valid || !ToEp(addr, len, &dst, &v6) || !cfg.InNet(dst.ip)) return real.connect(fd, addr, len);
+  if (!cfg.valid || !ToEp(addr, len, &dst, &v6) || !cfg.InNet(dst.ip)) {
+    UdpForgetPeer(fd);  // one branch unless fd is a connected overlay UDP socket
+    return real.connect(fd, addr, len);
+  }
   int saved = errno;
-  if (!IsStream(fd)) {  // UDP (and anything else) to a virtual address: untouched for now
+  int type = SocketType(fd);
+  if (type == SOCK_DGRAM) {  // docs/shim.md "UDP"
+    int r = UdpConnect(cfg, fd, dst, v6);
+    if (r == 0) errno = saved;
+    return r;
+  }
+  if (type != SOCK_STREAM) {  // anything else to a virtual address: untouched
     errno = saved;
     return real.connect(fd, addr, len);
   }
@@ -417,6 +421,14 @@ int uvpn_hook_getpeername(int fd, struct sockaddr* addr, socklen_t* len) noexcep
   Ep peer, local;
   bool v6;
   Entry e;
+  Ep udp_peer;
+  if (ToEp(reinterpret_cast<sockaddr*>(&ps), pl, &peer, &v6) && peer == cfg.router && UdpPeer(fd, &udp_peer)) {
+    sockaddr_storage vs;  // connected overlay UDP socket (docs/shim.md "UDP")
+    socklen_t vl = FromEp(udp_peer, v6, &vs);
+    CopyOut(&vs, vl, addr, len);
+    errno = saved;
+    return 0;
+  }
   if (ToEp(reinterpret_cast<sockaddr*>(&ps), pl, &peer, &v6) && peer.ip == cfg.router.ip &&
       RealLocal(fd, &local) && VirtualOf(cfg, fd, local, peer, &e)) {
     sockaddr_storage vs;

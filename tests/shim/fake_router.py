@@ -23,6 +23,7 @@ import time
 MAGIC = b"UVP1"
 T_CONN, T_STATUS, T_LOOKUP, T_LOOKUP_REPLY = 1, 2, 7, 8
 T_RESOLVE, T_RESOLVE_ADDR, T_RESOLVE_REPLY = 12, 13, 14
+T_UDP = 15
 CODES = {"ok": 0, "refuse": 1, "unreach": 2, "netunreach": 3, "timeout": 4}
 ST_UNKNOWN, ST_PENDING, ST_ESTABLISHED, ST_FAILED, ST_CLOSED = 0, 1, 2, 3, 4
 
@@ -45,6 +46,17 @@ def parse_conn_header(b):
     flags = b[5]
     src_ip, src_port, dst_ip, dst_port, proto, hop, _, relay = struct.unpack("!IHIHBBHQ", b[8:32])
     return dict(flags=flags, src=(int2ip(src_ip), src_port), dst=(int2ip(dst_ip), dst_port), hop=hop)
+
+
+def udp_header(src, dst, hop, payload_len, length=None):
+    return (MAGIC + struct.pack("!BBH", T_UDP, 0, length if length is not None else 24 + payload_len)
+            + struct.pack("!IHIHB3x", ip2int(src[0]), src[1], ip2int(dst[0]), dst[1], hop))
+
+
+def parse_udp_header(b):
+    length = struct.unpack("!H", b[6:8])[0]
+    src_ip, src_port, dst_ip, dst_port, hop = struct.unpack("!IHIHB", b[8:21])
+    return dict(length=length, src=(int2ip(src_ip), src_port), dst=(int2ip(dst_ip), dst_port), hop=hop)
 
 
 def status(code):
@@ -72,6 +84,8 @@ class FakeRouter:
         self.names = {}           # host name -> vip (RESOLVE / RESOLVE_ADDR)
         self.resolves = 0
         self.resolve_silent = False
+        self.datagrams = []       # UDP_DATA received: (header dict, payload, real source) (section 9)
+        self.udp_echo = set()     # destination vips whose datagrams are echoed back as hop 2
         self.lock = threading.Lock()
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -185,8 +199,11 @@ class FakeRouter:
         self.udp.settimeout(0.2)
         while not self.stop:
             try:
-                data, src = self.udp.recvfrom(256)
+                data, src = self.udp.recvfrom(65536)
             except (socket.timeout, OSError):
+                continue
+            if len(data) >= 24 and data[:4] == MAGIC and data[4] == T_UDP:
+                self._udp_data(data, src)
                 continue
             if len(data) >= 16 and data[:4] == MAGIC and data[4] in (T_RESOLVE, T_RESOLVE_ADDR):
                 self._resolve(data, src)
@@ -208,6 +225,21 @@ class FakeRouter:
                 self.udp.sendto(MAGIC + struct.pack("!BBH", T_LOOKUP_REPLY, 0, 32) + reply, src)
             except OSError:
                 pass
+
+    def _udp_data(self, data, src):
+        h = parse_udp_header(data)
+        payload = data[24:]
+        with self.lock:
+            self.datagrams.append((h, payload, src))
+        if h["length"] == len(data) and h["hop"] == 0 and h["dst"][0] in self.udp_echo:
+            self.send_udp(src, h["dst"], (self.node_vip, src[1]), payload)
+
+    def send_udp(self, to, src, dst, payload, hop=2, length=None):
+        """Sends a UDP_DATA datagram from the router's socket to the real address `to`."""
+        try:
+            self.udp.sendto(udp_header(src, dst, hop, len(payload), length) + payload, to)
+        except OSError:
+            pass
 
     def _resolve(self, data, src):
         (qid,) = struct.unpack("!I", data[8:12])

@@ -284,7 +284,7 @@ TEST(Wire, BadMagicTypeLengthFlags) {
       EXPECT_EQ(c.decode(b.data(), b.size(), &used), Parse::kBad);
       EXPECT_EQ(c.decode(b.data(), i + 1, &used), Parse::kBad);
     }
-    for (uint8_t t : {0, 15, 16, 0x80, 0xff}) {  // unassigned types (12..14: protocol.md section 8)
+    for (uint8_t t : {0, 16, 17, 0x80, 0xff}) {  // unassigned types (12..14: section 8; 15: section 9)
       Bytes b = c.bytes;
       b[4] = t;
       EXPECT_EQ(c.decode(b.data(), b.size(), &used), Parse::kBad);
