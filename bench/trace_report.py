@@ -2,7 +2,8 @@
 
 Theory of operation: the driver collects, for every measurement (a throughput send size, or an execution
 workload), one sample per repeat in each mode, plus the ptrace monitor's stop count of the run. A Row keeps those
-lists and reports medians and each mode's ratio to native. Throughput: higher is better, ratio = mode/native.
+lists and reports medians and each mode's ratio to native: the median over repeats of the ratio within a repeat
+(the modes of a repeat run back to back, so they share the machine's load of the moment). Throughput: higher is better, ratio = mode/native.
 Execution: the run time, lower is better, ratio = mode/native (the "x native" slowdown). Targets (issue 6) are
 bounds on a ratio, judged in full runs; references (the strace figures measured on this machine) are printed
 beside the rows they compare with and never judged. Nothing here runs a process; matplotlib is imported lazily
@@ -52,10 +53,12 @@ class Row:
         return median(self.samples[mode])
 
     def ratio(self, mode, base="native"):
-        n, v = self.value(base), self.value(mode)
-        if math.isnan(n) or math.isnan(v) or n == 0:
-            return float("nan")
-        return v / n
+        """Median over repeats of mode/base within the same repeat (paired: samples[m][i] all come from repeat i,
+        run back to back). On a loaded machine the load moves every mode of a repeat together, so paired ratios
+        are far steadier than the ratio of the two medians."""
+        pairs = [v / b for v, b in zip(self.samples[mode], self.samples[base])
+                 if not (math.isnan(v) or math.isnan(b)) and b != 0]
+        return statistics.median(pairs) if pairs else float("nan")
 
     def median_stops(self, mode):
         s = median(self.stops[mode])
@@ -96,7 +99,7 @@ def fmt_ratio(r):
 def print_tables(tput, execs, modes, out, check):
     others = [m for m in modes if m != "native"]
     if tput:
-        print("TCP throughput by send size (iperf3 -l, Mbit/s, median; ratio = mode / native)  [Fig 8, Tables 2-3]",
+        print("TCP throughput by send size (iperf3 -l, Mbit/s, median; ratio: median of mode/native per repeat)  [Fig 8, Tables 2-3]",
               file=out)
         head = f"{'size':>7} " + " ".join(f"{m:>10}" for m in modes) + "  " + \
             " ".join(f"{m + '/n':>12}" for m in others) + f"  {'ptr/pre':>7}" + \
@@ -113,7 +116,7 @@ def print_tables(tput, execs, modes, out, check):
               "kernel-routed, without the overlay's relay.\n stops: median ptrace stops of the iperf3 client per "
               "run, from UVPN_TRACE_STATS)\n", file=out)
     if execs:
-        print("Execution time (seconds of the work loop, median; ratio = mode time / native time)  [Fig 12]",
+        print("Execution time (seconds of the work loop, median; ratio: median of mode/native time per repeat)  [Fig 12]",
               file=out)
         head = f"{'workload':>8} " + " ".join(f"{m:>10}" for m in modes) + "  " + \
             " ".join(f"{m + '/n':>12}" for m in others) + f"  {'stops p-all':>11} {'stops ptr':>9}  targets"

@@ -22,7 +22,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import bench_env  # noqa: E402
 
-PORTS = {"kernel": 5301, "overlay": 5302}
+PORTS = {"kernel": 5401, "overlay": 5402}
 MODES = ("kernel", "overlay")
 SKIP = 77
 

@@ -244,11 +244,11 @@ void Router::ExpireLookups() {
 
 void Router::OnUdp() {
   for (int i = 0; i < kUdpBatch; ++i) {
-    uint8_t* buf = udp_buf_.data();  // datagrams (udp.cc) share the node socket
+    uint8_t* buf = UdpSlot();  // datagrams (udp.cc) share the node socket
     sockaddr_in sa{};
     socklen_t len = sizeof sa;
-    ssize_t n = recvfrom(udp_.get(), buf, udp_buf_.size(), 0, reinterpret_cast<sockaddr*>(&sa), &len);
-    if (n < 0) return;
+    ssize_t n = recvfrom(udp_.get(), buf, kUdpSlot, 0, reinterpret_cast<sockaddr*>(&sa), &len);
+    if (n < 0) break;
     Endpoint from = sysio::FromSockaddr(sa);
     proto::MsgType type;
     size_t total;
@@ -309,6 +309,7 @@ void Router::OnUdp() {
     size_t m = proto::Encode(rep, out, sizeof out);
     sendto(udp_.get(), out, m, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), len);
   }
+  UdpFlush();
 }
 
 }  // namespace uvpn::router

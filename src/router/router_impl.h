@@ -20,7 +20,10 @@
 // freed slot's generation differs from every tag still queued for it.
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <deque>
@@ -196,8 +199,15 @@ class Router {
   // --- udp.cc (docs/protocol.md section 9)
   Status InitUdp();  // the datagram buffer, socket buffers, the WAN UDP socket (if node != peer endpoint)
   void OnWanUdp();
-  // One datagram `p`/`n` (in udp_buf_, rewritten in place) from `from`, read on the WAN socket or the node one.
+  // Datagrams are read into UdpSlot() (kUdpSlot bytes), checked and rewritten in place by OnUdpData, which either
+  // drops them (the slot is reused) or queues them; UdpFlush() sends the queue with sendmmsg (at the end of every
+  // batch of reads, and whenever kUdpQueue datagrams wait).
+  static constexpr size_t kUdpSlot = proto::kUdpMaxDatagram + 1;  // +1: an oversized datagram shows as one
+  static constexpr size_t kUdpQueue = 32;
+  uint8_t* UdpSlot() { return udp_buf_.data() + udp_out_n_ * kUdpSlot; }
+  // One datagram `p`/`n` (p == UdpSlot()) from `from`, read on the WAN socket or the node one.
   void OnUdpData(bool wan_socket, const Endpoint& from, uint8_t* p, size_t n);
+  void UdpFlush();
   void UdpDrop(uint64_t* counter, const char* why, const Endpoint& from);
 
   // --- links.cc
@@ -234,7 +244,12 @@ class Router {
   LeaseDb leases_;
   sysio::Fd node_listen_, wan_listen_, udp_, control_;
   sysio::Fd wan_udp_;             // UDP on the peer endpoint (invalid when it equals the node endpoint)
-  std::vector<uint8_t> udp_buf_;  // one datagram being handled (sized once in InitUdp)
+  std::vector<uint8_t> udp_buf_;       // kUdpQueue slots of kUdpSlot bytes (sized once in InitUdp)
+  std::vector<mmsghdr> udp_msgs_;      // queued datagram i: udp_msgs_[i] -> udp_iov_[i], udp_to_[i]
+  std::vector<iovec> udp_iov_;
+  std::vector<sockaddr_in> udp_to_;
+  std::vector<int> udp_fd_;            // the socket datagram i leaves by
+  size_t udp_out_n_ = 0;               // queued datagrams
   UdpStats udp_stats_;
   std::string control_path_;
   bool control_bound_ = false;

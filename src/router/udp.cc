@@ -1,16 +1,16 @@
 // Datagram forwarding of the subnet router (docs/protocol.md section 9).
 //
 // Theory of operation: every datagram to or from a virtual address is one UDP datagram on every leg, so the
-// router never reassembles, splits or queues anything. It reads a datagram into one fixed 64 KiB buffer (owned
-// by the router, allocated once at start-up), checks and rewrites the 24-byte UDP_DATA header in place, and
-// sends the same bytes on with MSG_DONTWAIT:
-//   hop 0 on the node socket  -> source filled from the lease of the real sender; local destination: hop 2 to
-//                                the leased real address; remote: hop 1 to that site's WAN endpoint if the
-//                                router link is up;
-//   hop 1 on the WAN socket   -> accepted only from a route-table router for its own subnet's sources and this
-//                                site's destinations; hop 2 to the leased real address.
-// Nothing here allocates or blocks; every failure drops the one datagram and bumps a counter (status "udp").
-// When the node and WAN endpoints are equal, one socket (the node socket) carries all hops.
+// router never reassembles or splits anything. It reads each datagram into a free slot of a fixed pool (32
+// slots of 64 KiB, allocated once at start-up), checks and rewrites the 24-byte UDP_DATA header in place, and
+// queues it; at the end of each batch of reads (one epoll event) the queue leaves by sendmmsg, MSG_DONTWAIT.
+//   hop 0 on the node socket: source filled from the lease of the real sender; a local destination gets hop 2
+//     to its leased real address, a remote one hop 1 to its site's WAN endpoint while the link is up;
+//   hop 1 on the WAN socket: accepted only from a route-table router, for sources in that router's subnet and
+//     destinations in this one; then hop 2 to the leased real address.
+// Nothing allocates or blocks, and nothing outlives one event: every failure (EAGAIN included) drops that one
+// datagram and bumps a counter (status "udp"). When the node and WAN endpoints are equal, the node socket
+// carries all hops.
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -40,7 +40,19 @@ void BigBuffers(int fd) {
 }  // namespace
 
 Status Router::InitUdp() {
-  udp_buf_.assign(proto::kUdpMaxDatagram + 1, 0);  // +1: a larger datagram shows up as a size mismatch
+  udp_buf_.assign(kUdpQueue * kUdpSlot, 0);
+  udp_msgs_.assign(kUdpQueue, mmsghdr{});
+  udp_iov_.assign(kUdpQueue, iovec{});
+  udp_to_.assign(kUdpQueue, sockaddr_in{});
+  udp_fd_.assign(kUdpQueue, -1);
+  for (size_t i = 0; i < kUdpQueue; ++i) {
+    udp_iov_[i].iov_base = udp_buf_.data() + i * kUdpSlot;
+    msghdr& m = udp_msgs_[i].msg_hdr;
+    m.msg_name = &udp_to_[i];
+    m.msg_namelen = sizeof(sockaddr_in);
+    m.msg_iov = &udp_iov_[i];
+    m.msg_iovlen = 1;
+  }
   BigBuffers(udp_.get());
   if (self_->node == self_->peer) return Status::Ok();
   auto w = sysio::BindUdp(self_->peer);
@@ -55,11 +67,31 @@ void Router::OnWanUdp() {
   for (int i = 0; i < kUdpWanBatch; ++i) {
     sockaddr_in sa{};
     socklen_t len = sizeof sa;
-    ssize_t n = recvfrom(wan_udp_.get(), udp_buf_.data(), udp_buf_.size(), 0, reinterpret_cast<sockaddr*>(&sa),
-                         &len);
-    if (n < 0) return;
-    OnUdpData(true, sysio::FromSockaddr(sa), udp_buf_.data(), static_cast<size_t>(n));
+    uint8_t* buf = UdpSlot();
+    ssize_t n = recvfrom(wan_udp_.get(), buf, kUdpSlot, 0, reinterpret_cast<sockaddr*>(&sa), &len);
+    if (n < 0) break;
+    OnUdpData(true, sysio::FromSockaddr(sa), buf, static_cast<size_t>(n));
   }
+  UdpFlush();
+}
+
+void Router::UdpFlush() {
+  size_t i = 0;
+  while (i < udp_out_n_) {
+    size_t run = i;  // consecutive datagrams leaving by the same socket go in one sendmmsg
+    while (run < udp_out_n_ && udp_fd_[run] == udp_fd_[i]) ++run;
+    while (i < run) {
+      int r = sendmmsg(udp_fd_[i], &udp_msgs_[i], static_cast<unsigned>(run - i), MSG_DONTWAIT);
+      if (r <= 0) {  // datagram i failed (EAGAIN, ...): drop it, go on with the next
+        UdpDrop(&udp_stats_.drop_send, strerror(errno), sysio::FromSockaddr(udp_to_[i]));
+        ++i;
+        continue;
+      }
+      udp_stats_.tx += static_cast<uint64_t>(r);
+      i += static_cast<size_t>(r);
+    }
+  }
+  udp_out_n_ = 0;
 }
 
 void Router::UdpDrop(uint64_t* counter, const char* why, const Endpoint& from) {
@@ -84,7 +116,8 @@ void Router::OnUdpData(bool wan_socket, const Endpoint& from, uint8_t* p, size_t
     int si = -1;
     const auto& sites = opt_.table.sites;
     for (size_t i = 0; i < sites.size(); ++i)
-      if (static_cast<int>(i) != self_index_ && sites[i].peer.ip == from.ip && sites[i].subnet.contains(h.src_vip))
+      if (static_cast<int>(i) != self_index_ && sites[i].peer.ip == from.ip &&
+          sites[i].subnet.contains(h.src_vip))
         si = static_cast<int>(i);
     if (si < 0) return UdpDrop(&st.drop_malformed, "hop 1 not from the router of its source", from);
     if (!self_->subnet.contains(h.dst_vip)) return UdpDrop(&st.drop_no_route, "hop 1 for another site", from);
@@ -92,7 +125,8 @@ void Router::OnUdpData(bool wan_socket, const Endpoint& from, uint8_t* p, size_t
     return UdpDrop(&st.drop_malformed, "wrong hop for this socket", from);
   }
 
-  sockaddr_in to{};
+  sockaddr_in& to = udp_to_[udp_out_n_];
+  to = sockaddr_in{};
   to.sin_family = AF_INET;
   int out_fd;
   if (self_->subnet.contains(h.dst_vip)) {
@@ -118,9 +152,9 @@ void Router::OnUdpData(bool wan_socket, const Endpoint& from, uint8_t* p, size_t
     out_fd = same ? udp_.get() : wan_udp_.get();
   }
   proto::Encode(h, p, proto::kUdpHeaderSize);
-  if (sendto(out_fd, p, n, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to) != static_cast<ssize_t>(n))
-    return UdpDrop(&st.drop_send, strerror(errno), from);
-  ++st.tx;
+  udp_iov_[udp_out_n_].iov_len = n;
+  udp_fd_[udp_out_n_] = out_fd;
+  if (++udp_out_n_ == kUdpQueue) UdpFlush();
 }
 
 }  // namespace uvpn::router

@@ -341,11 +341,15 @@ int uvpn_hook_connect(int fd, const struct sockaddr* addr, socklen_t len) noexce
 }
 
 int uvpn_hook_accept(int fd, struct sockaddr* addr, socklen_t* len) noexcept {
-  return DoAccept(fd, addr, len, 0, false);
+  int r = DoAccept(fd, addr, len, 0, false);
+  UdpFdReplaced(r);
+  return r;
 }
 
 int uvpn_hook_accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) noexcept {
-  return DoAccept(fd, addr, len, flags, true);
+  int r = DoAccept(fd, addr, len, flags, true);
+  UdpFdReplaced(r);
+  return r;
 }
 
 int uvpn_hook_bind(int fd, const struct sockaddr* addr, socklen_t len) noexcept {

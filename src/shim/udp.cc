@@ -1,14 +1,15 @@
 // Datagrams to and from virtual addresses (docs/shim.md "UDP", docs/protocol.md section 9).
 //
 // Theory of operation: a datagram to V:port leaves the application's own socket as one datagram to the home
-// router's node endpoint, a 24-byte UDP_DATA header in front of the payload (an extra iovec, no copy). Datagrams
-// from the router carry the virtual source in the same header; every receive call that can see them strips it
-// (moves the payload to the front of the caller's buffers) and reports the virtual source. Two tables indexed by
-// fd number, in static storage, say which fds are *overlay UDP sockets* (a bitmap) and the virtual peer of a
-// connected one; read/write/send/recv on other fds cost one branch. recvfrom/recvmsg/recvmmsg check every
-// datagram's real source (they get it for free), so a server bound to a wildcard needs no marking. On a marked
-// fd, receives use a 24-byte tail buffer of our own so the header never costs the caller capacity.
-// Real functions are found with dlsym(RTLD_NEXT) on first use (atomic pointer per function, benign race).
+// router's node endpoint, a 24-byte UDP_DATA header in front of the payload (an extra iovec, no copy).
+// Datagrams from the router carry the virtual source in the same header; every receive call that can see them
+// strips it (moves the payload to the front of the caller's buffers) and reports the virtual source. Two
+// tables indexed by fd number, in static storage, say which fds are *overlay UDP sockets* (a bitmap) and the
+// virtual peer of a connected one; read/write/send/recv on other fds cost one branch.
+// recvfrom/recvmsg/recvmmsg check every datagram's real source (they get it for free), so a server bound to a
+// wildcard needs no marking. On a marked fd, receives use a 24-byte tail buffer of our own so the header
+// never costs the caller capacity. Real functions are found with dlsym(RTLD_NEXT) on first use (atomic
+// pointer per function, benign race).
 #include "shim/udp.h"
 
 #include <dlfcn.h>
@@ -27,13 +28,14 @@
 
 #define UVPN_HOOK(ret, name, params) \
   extern "C" __attribute__((visibility("default"))) ret uvpn_hook_##name params noexcept __asm__(#name)
-UVPN_HOOK(ssize_t, sendto, (int fd, const void* buf, size_t len, int flags, const struct sockaddr* addr,
-                            socklen_t alen));
+UVPN_HOOK(ssize_t, sendto,
+          (int fd, const void* buf, size_t len, int flags, const struct sockaddr* addr, socklen_t alen));
 UVPN_HOOK(ssize_t, send, (int fd, const void* buf, size_t len, int flags));
 UVPN_HOOK(ssize_t, sendmsg, (int fd, const struct msghdr* msg, int flags));
 UVPN_HOOK(int, sendmmsg, (int fd, struct mmsghdr* vec, unsigned int vlen, int flags));
 UVPN_HOOK(ssize_t, write, (int fd, const void* buf, size_t len));
-UVPN_HOOK(ssize_t, recvfrom, (int fd, void* buf, size_t len, int flags, struct sockaddr* addr, socklen_t* alen));
+UVPN_HOOK(ssize_t, recvfrom,
+          (int fd, void* buf, size_t len, int flags, struct sockaddr* addr, socklen_t* alen));
 UVPN_HOOK(ssize_t, recv, (int fd, void* buf, size_t len, int flags));
 UVPN_HOOK(ssize_t, recvmsg, (int fd, struct msghdr* msg, int flags));
 UVPN_HOOK(int, recvmmsg, (int fd, struct mmsghdr* vec, unsigned int vlen, int flags, struct timespec* tmo));
@@ -41,8 +43,8 @@ UVPN_HOOK(ssize_t, read, (int fd, void* buf, size_t len));
 UVPN_HOOK(int, close, (int fd));
 UVPN_HOOK(ssize_t, __read_chk, (int fd, void* buf, size_t len, size_t buflen));
 UVPN_HOOK(ssize_t, __recv_chk, (int fd, void* buf, size_t len, size_t buflen, int flags));
-UVPN_HOOK(ssize_t, __recvfrom_chk, (int fd, void* buf, size_t len, size_t buflen, int flags,
-                                    struct sockaddr* addr, socklen_t* alen));
+UVPN_HOOK(ssize_t, __recvfrom_chk,
+          (int fd, void* buf, size_t len, size_t buflen, int flags, struct sockaddr* addr, socklen_t* alen));
 
 namespace uvpn::shim {
 namespace {
@@ -50,9 +52,10 @@ namespace {
 using proto::kUdpHeaderSize;
 
 constexpr int kMaxFd = 65536;
-constexpr size_t kMaxIov = 1024;  // IOV_MAX on Linux
+// iovecs per message the hooks handle (on the stack; threads may have small stacks). More: see docs/shim.md.
+constexpr size_t kMaxIov = 64;
 std::atomic<uint64_t> g_bits[kMaxFd / 64];
-std::atomic<uint64_t> g_peer[kMaxFd];  // PackEp of the virtual peer + 1, 0 = none
+std::atomic<uint64_t> g_peer[kMaxFd];        // PackEp of the virtual peer + 1, 0 = none
 std::atomic<uint64_t> g_other[kMaxFd / 64];  // SO_TYPE asked: not a datagram socket (cleared by close)
 
 inline bool Marked(int fd) {
@@ -79,12 +82,12 @@ F Sym(std::atomic<void*>* slot, const char* name) {
   }
   return reinterpret_cast<F>(p);
 }
-#define REAL(name, type)                                \
-  static std::atomic<void*> slot_##name{nullptr};       \
-  auto real_##name = Sym<type>(&slot_##name, #name);    \
-  if (real_##name == nullptr) {                         \
-    errno = ENOSYS;                                     \
-    return -1;                                          \
+#define REAL(name, type)                             \
+  static std::atomic<void*> slot_##name{nullptr};    \
+  auto real_##name = Sym<type>(&slot_##name, #name); \
+  if (real_##name == nullptr) {                      \
+    errno = ENOSYS;                                  \
+    return -1;                                       \
   }
 
 using SendmsgFn = ssize_t (*)(int, const struct msghdr*, int);
@@ -107,9 +110,9 @@ bool DgramMark(int fd) {
   return true;
 }
 
-// True if fd is known as a datagram socket; asks SO_TYPE once per fd (the answer is kept until close), so that
-// every receive on a datagram socket can use the tail buffer: a small caller buffer (iperf3 reads a 4-byte hello
-// with recvfrom) would otherwise cut the header. errno is preserved.
+// True if fd is known as a datagram socket; asks SO_TYPE once per fd (the answer is kept until close), so
+// that every receive on a datagram socket can use the tail buffer: a small caller buffer (iperf3 reads a
+// 4-byte hello with recvfrom) would otherwise cut the header. errno is preserved.
 bool KnowDgram(int fd) {
   if (Marked(fd)) return true;
   if (static_cast<unsigned>(fd) >= kMaxFd) return false;
@@ -284,8 +287,8 @@ ssize_t RecvCore(const Config& cfg, int fd, msghdr* user, int flags) {
       size_t delivered = got < user_cap ? got : user_cap;
       if (full > user_cap) out_flags |= MSG_TRUNC;
       ret = static_cast<ssize_t>((flags & MSG_TRUNC) ? static_cast<size_t>(r) : delivered);
-      if (user->msg_name != nullptr) CopyOut(&ss, m.msg_namelen, static_cast<sockaddr*>(user->msg_name),
-                                             &user->msg_namelen);
+      if (user->msg_name != nullptr)
+        CopyOut(&ss, m.msg_namelen, static_cast<sockaddr*>(user->msg_name), &user->msg_namelen);
     }
     user->msg_controllen = m.msg_controllen;
     user->msg_flags = out_flags;
@@ -293,7 +296,8 @@ ssize_t RecvCore(const Config& cfg, int fd, msghdr* user, int flags) {
   }
 }
 
-ssize_t RecvBuf(const Config& cfg, int fd, void* buf, size_t len, int flags, sockaddr* addr, socklen_t* alen) {
+ssize_t RecvBuf(const Config& cfg, int fd, void* buf, size_t len, int flags, sockaddr* addr,
+                socklen_t* alen) {
   iovec v{buf, len};
   msghdr m{};
   m.msg_iov = &v;
@@ -397,12 +401,14 @@ ssize_t uvpn_hook_sendmsg(int fd, const struct msghdr* msg, int flags) noexcept 
   if (msg != nullptr) {
     Ep peer;
     if (msg->msg_name == nullptr) {
-      if (Marked(fd) && PeerOf(fd, &peer)) return SendOverlay(GetConfig(), fd, peer, false, false, msg, flags);
+      if (Marked(fd) && PeerOf(fd, &peer))
+        return SendOverlay(GetConfig(), fd, peer, false, false, msg, flags);
     } else {
       Config cfg = GetConfig();
       Ep dst;
       bool v6;
-      if (ToEp(static_cast<const sockaddr*>(msg->msg_name), msg->msg_namelen, &dst, &v6) && cfg.InNet(dst.ip)) {
+      if (ToEp(static_cast<const sockaddr*>(msg->msg_name), msg->msg_namelen, &dst, &v6) &&
+          cfg.InNet(dst.ip)) {
         int saved = errno;
         if (DgramMark(fd)) {
           ssize_t r = SendOverlay(cfg, fd, dst, v6, true, msg, flags);
@@ -425,8 +431,8 @@ int uvpn_hook_sendmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags
     Ep dst;
     bool v6;
     const msghdr& h = vec[i].msg_hdr;
-    overlay = h.msg_name != nullptr && ToEp(static_cast<const sockaddr*>(h.msg_name), h.msg_namelen, &dst, &v6) &&
-              cfg.InNet(dst.ip);
+    overlay = h.msg_name != nullptr &&
+              ToEp(static_cast<const sockaddr*>(h.msg_name), h.msg_namelen, &dst, &v6) && cfg.InNet(dst.ip);
   }
   if (!overlay) return real_sendmmsg(fd, vec, vlen, flags);
   int saved = errno;
@@ -481,7 +487,8 @@ ssize_t uvpn_hook_recvmsg(int fd, struct msghdr* msg, int flags) noexcept {
   return RecvCore(cfg, fd, msg, flags);
 }
 
-int uvpn_hook_recvmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags, struct timespec* tmo) noexcept {
+int uvpn_hook_recvmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags,
+                       struct timespec* tmo) noexcept {
   Config cfg = GetConfig();
   if (!cfg.valid || vec == nullptr || vlen == 0) {
     using Fn = int (*)(int, struct mmsghdr*, unsigned int, int, struct timespec*);
@@ -503,6 +510,27 @@ int uvpn_hook_recvmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags
   errno = saved;
   return static_cast<int>(i);
 }
+
+namespace uvpn::shim {
+
+void UdpFdReplaced(int fd) {
+  if (static_cast<unsigned>(fd) >= kMaxFd) return;
+  uint64_t bit = uint64_t{1} << (fd & 63);
+  if (g_bits[fd >> 6].load(std::memory_order_relaxed) & bit) {
+    g_peer[fd].store(0, std::memory_order_relaxed);
+    g_bits[fd >> 6].fetch_and(~bit, std::memory_order_relaxed);
+  }
+  if (g_other[fd >> 6].load(std::memory_order_relaxed) & bit) g_other[fd >> 6].fetch_and(~bit, std::memory_order_relaxed);
+}
+
+void UdpFdDuplicated(int oldfd, int newfd) {
+  UdpFdReplaced(newfd);
+  if (!Marked(oldfd) || static_cast<unsigned>(newfd) >= kMaxFd) return;
+  g_peer[newfd].store(g_peer[oldfd].load(std::memory_order_relaxed), std::memory_order_relaxed);
+  Mark(newfd);
+}
+
+}  // namespace uvpn::shim
 
 int uvpn_hook_close(int fd) noexcept {
   using Fn = int (*)(int);
@@ -532,8 +560,8 @@ ssize_t uvpn_hook___recv_chk(int fd, void* buf, size_t len, size_t buflen, int f
   return real___recv_chk(fd, buf, len, buflen, flags);
 }
 
-ssize_t uvpn_hook___recvfrom_chk(int fd, void* buf, size_t len, size_t buflen, int flags, struct sockaddr* addr,
-                                 socklen_t* alen) noexcept {
+ssize_t uvpn_hook___recvfrom_chk(int fd, void* buf, size_t len, size_t buflen, int flags,
+                                 struct sockaddr* addr, socklen_t* alen) noexcept {
   using Fn = ssize_t (*)(int, void*, size_t, size_t, int, sockaddr*, socklen_t*);
   if (len <= buflen) return uvpn_hook_recvfrom(fd, buf, len, flags, addr, alen);
   REAL(__recvfrom_chk, Fn);

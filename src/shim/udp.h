@@ -1,6 +1,6 @@
-// UDP through the overlay in the preload library (docs/shim.md, "UDP"; wire format docs/protocol.md section 9).
-// The hooks themselves (send*, recv*, read, write, close) live in udp.cc; these two entry points serve the
-// `connect` hook of hooks.cc. Thread-safe, async-signal-safe, no allocation.
+// UDP through the overlay in the preload library (docs/shim.md, "UDP"; wire format docs/protocol.md section
+// 9). The hooks themselves (send*, recv*, read, write, close) live in udp.cc; these two entry points serve
+// the `connect` hook of hooks.cc. Thread-safe, async-signal-safe, no allocation.
 #pragma once
 
 #include "shim/config.h"
@@ -19,5 +19,11 @@ bool UdpPeer(int fd, Ep* ep);
 
 // connect() of fd to anything that is not virtual: forget a recorded virtual peer (one branch if none).
 void UdpForgetPeer(int fd);
+
+// Descriptor bookkeeping (fdtrack.cc): `fd` now names a new open file (socket(), accept(), a dup onto it):
+// forget whatever was recorded for the number. One branch when nothing was.
+void UdpFdReplaced(int fd);
+// `newfd` is a duplicate of `oldfd` (dup*, F_DUPFD*): it shares oldfd's socket, so it shares its marks.
+void UdpFdDuplicated(int oldfd, int newfd);
 
 }  // namespace uvpn::shim

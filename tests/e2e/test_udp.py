@@ -66,6 +66,39 @@ def test_unleased_vip_dropped():
         assert res["ok"], res["errors"]
 
 
+SEND_RAW = """
+import socket, struct, sys
+def hdr(src, sport, dst, dport, hop, n, length=None):
+    ip = lambda a: struct.unpack("!I", socket.inet_aton(a))[0]
+    return (b"UVP1" + struct.pack("!BBH", 15, 0, 24 + n if length is None else length)
+            + struct.pack("!IHIHB3x", ip(src), sport, ip(dst), dport, hop))
+to = (sys.argv[1], int(sys.argv[2]))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for case in sys.argv[3:]:
+    src, dst, dport, hop, length = case.split(",")
+    s.sendto(hdr(src, 4000, dst, int(dport), int(hop), 5, int(length) if length else None) + b"spoof", to)
+"""
+
+
+def test_bad_datagrams_dropped():
+    """Malformed and misaddressed datagrams are dropped and counted; a router vouches only for its own subnet."""
+    with h.Overlay(tag="udpbad") as ov:
+        start_echo(ov, "s2-n1", PORT)
+        n1 = ov.vip_of("s2-n1")
+        # From a node to its home router: wrong length, wrong hop (1 and 2 are for routers only).
+        ov.call("s1-n1", [PY, "-c", SEND_RAW, "10.91.1.1", "7701", f"0.0.0.0,{n1},{PORT},0,40",
+                          f"100.97.1.11,{n1},{PORT},1,", f"100.97.1.11,{n1},{PORT},2,"], check=True)
+        # From router s1's WAN address to s2's WAN endpoint: a source outside s1's subnet is refused.
+        ov.call("s1-head", [PY, "-c", SEND_RAW, "10.91.0.2", "7700", f"100.97.2.12,{n1},{PORT},1,",
+                            f"100.97.3.1,{n1},{PORT},1,"], overlay=False, check=True)
+        h.wait_until(lambda: ov.status_json("s2")["udp"]["drop_malformed"] >= 2, 5, "s2 drops counted")
+        assert ov.status_json("s1")["udp"]["drop_malformed"] >= 3, ov.status_json("s1")["udp"]
+        assert ov.status_json("s2")["udp"]["tx"] == 0, ov.status_json("s2")["udp"]
+        assert ov.router_alive("s1") and ov.router_alive("s2")
+        res = client(ov, "s1-n1", n1, PORT)
+        assert res["ok"], res["errors"]
+
+
 def test_link_down_drops():
     with h.Overlay(tag="udpcut") as ov:
         start_echo(ov, "s2-n1", PORT)
@@ -105,4 +138,5 @@ def test_iperf3_udp():
 
 
 if __name__ == "__main__":
-    h.main([test_udp_echo_across_sites, test_unleased_vip_dropped, test_link_down_drops, test_iperf3_udp])
+    h.main([test_udp_echo_across_sites, test_unleased_vip_dropped, test_bad_datagrams_dropped, test_link_down_drops,
+            test_iperf3_udp])

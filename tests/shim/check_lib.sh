@@ -16,9 +16,11 @@ for n in $needed; do
 done
 echo "$needed" | grep -qx 'libc.so.6' || { echo "FAIL: libc.so.6 not NEEDED"; fail=1; }
 exports=$(readelf --dyn-syms -W "$lib" | awk '$7 != "UND" && $5 == "GLOBAL" {print $8}' | sed 's/@.*//' | sort | tr '\n' ' ')
-want="__read_chk __recv_chk __recvfrom_chk accept accept4 bind close connect freeifaddrs getaddrinfo gethostbyaddr gethostbyaddr_r gethostbyname "
-want+="gethostbyname2 gethostbyname2_r gethostbyname_r gethostname getifaddrs getnameinfo getpeername "
-want+="getsockname getsockopt ioctl read recv recvfrom recvmmsg recvmsg send sendmmsg sendmsg sendto uname write "
+want="__read_chk __recv_chk __recvfrom_chk accept accept4 bind close close_range connect dup dup2 "
+want+="dup3 fcntl fcntl64 freeifaddrs getaddrinfo gethostbyaddr gethostbyaddr_r gethostbyname "
+want+="gethostbyname2 gethostbyname2_r gethostbyname_r gethostname getifaddrs getnameinfo "
+want+="getpeername getsockname getsockopt ioctl read recv recvfrom recvmmsg recvmsg send sendmmsg "
+want+="sendmsg sendto socket uname write "
 [ "$exports" = "$want" ] || { echo "FAIL: exports '$exports', want '$want'"; fail=1; }
 if nm "$lib" 2>/dev/null | grep -q '_GLOBAL__sub_I'; then echo "FAIL: global constructor present"; fail=1; fi
 [ $fail = 0 ] && echo "ok: NEEDED=[$(echo $needed)] exports=[$exports]"

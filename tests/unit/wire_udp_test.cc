@@ -1,6 +1,6 @@
-// Unit tests of the UDP_DATA codec (docs/protocol.md section 9): round trip, the documented byte layout, kNeedMore
-// on every strict prefix of the header, kBad on every field a peer may get wrong, size limits, and the
-// udp_valid_* seeds of the fuzz corpus (written by fuzz/make_corpus.py from the protocol table).
+// Unit tests of the UDP_DATA codec (docs/protocol.md section 9): round trip, the documented byte layout,
+// kNeedMore on every strict prefix of the header, kBad on every field a peer may get wrong, size limits, and
+// the udp_valid_* seeds of the fuzz corpus (written by fuzz/make_corpus.py from the protocol table).
 #include <gtest/gtest.h>
 
 #include <filesystem>
