@@ -10,6 +10,7 @@ import os
 import queue
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import sys
@@ -39,11 +40,20 @@ def build_netprog(outdir):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A port below the ephemeral range (32768+), free on the wildcard address: ports handed out by bind(0) can
+    collide with the local ports of outgoing connections the fake router makes, and the programs bind 0.0.0.0."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError("no free port")
 
 
 def fields(line):
