@@ -4,7 +4,6 @@
 // never make a receive on an unrelated socket read header bytes it must not. Duplicates share the original's
 // marks. Each hook is the real call plus one branch on the result; TCP state needs none of this (it is keyed by
 // socket inode, see cache.h). close() is hooked in udp.cc.
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -12,6 +11,7 @@
 
 #include <atomic>
 
+#include "shim/real_sym.h"
 #include "shim/udp.h"
 
 #define UVPN_HOOK(ret, name, params) \
@@ -25,23 +25,6 @@ UVPN_HOOK(int, fcntl64, (int fd, int cmd, ...));
 UVPN_HOOK(int, close_range, (unsigned int first, unsigned int last, int flags));
 
 namespace {
-
-template <typename F>
-F Sym(std::atomic<void*>* slot, const char* name) {
-  void* p = slot->load(std::memory_order_relaxed);
-  if (p == nullptr) {
-    p = dlsym(RTLD_NEXT, name);
-    slot->store(p, std::memory_order_relaxed);
-  }
-  return reinterpret_cast<F>(p);
-}
-#define REAL(name, type)                             \
-  static std::atomic<void*> slot_##name{nullptr};    \
-  auto real_##name = Sym<type>(&slot_##name, #name); \
-  if (real_##name == nullptr) {                      \
-    errno = ENOSYS;                                  \
-    return -1;                                       \
-  }
 
 // fcntl commands whose third argument is a pointer; every other command takes an int (or nothing, and then
 // passing a junk int is harmless, as glibc itself does).

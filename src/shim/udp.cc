@@ -10,6 +10,7 @@
 // wildcard needs no marking. On a marked fd, receives use a 24-byte tail buffer of our own so the header
 // never costs the caller capacity. Real functions are found with dlsym(RTLD_NEXT) on first use (atomic
 // pointer per function, benign race).
+#include "shim/real_sym.h"
 #include "shim/udp.h"
 
 #include <dlfcn.h>
@@ -72,23 +73,6 @@ bool PeerOf(int fd, Ep* ep) {
   *ep = UnpackEp(v - 1);
   return true;
 }
-
-template <typename F>
-F Sym(std::atomic<void*>* slot, const char* name) {
-  void* p = slot->load(std::memory_order_relaxed);
-  if (p == nullptr) {
-    p = dlsym(RTLD_NEXT, name);
-    slot->store(p, std::memory_order_relaxed);
-  }
-  return reinterpret_cast<F>(p);
-}
-#define REAL(name, type)                             \
-  static std::atomic<void*> slot_##name{nullptr};    \
-  auto real_##name = Sym<type>(&slot_##name, #name); \
-  if (real_##name == nullptr) {                      \
-    errno = ENOSYS;                                  \
-    return -1;                                       \
-  }
 
 using SendmsgFn = ssize_t (*)(int, const struct msghdr*, int);
 using RecvmsgFn = ssize_t (*)(int, struct msghdr*, int);
