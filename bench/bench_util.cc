@@ -150,4 +150,29 @@ Status WriteExact(int fd, const void* buf, size_t len) {
   return Status::Ok();
 }
 
+int FailJson(const char* tool, const std::string& msg) {
+  std::string esc;
+  for (char ch : msg) {
+    if (ch == '"' || ch == '\\') esc += '\\';
+    esc += ch;
+  }
+  std::printf("{\"tool\": \"%s\", \"ok\": false, \"error\": \"%s\"}\n", tool, esc.c_str());
+  return 1;
+}
+
+int EchoServerMain(const char* tool, int argc, char** argv, int max_conns) {
+  auto flags = Flags::Parse(argc, argv, 2, {"listen", "blocking!", "max-seconds"});
+  if (!flags) return FailJson(tool, flags.error().message());
+  auto ep = ParseEndpoint(flags->Str("listen", ""));
+  auto secs = flags->Int("max-seconds", 3600, 1, 86400);
+  if (!ep) return FailJson(tool, "--listen: " + ep.error().message());
+  if (!secs) return FailJson(tool, secs.error().message());
+  EchoServerOptions o;
+  o.listen = *ep;
+  o.epoll = !flags->Has("blocking");
+  o.max_seconds = static_cast<int>(*secs);
+  if (max_conns > 0) o.max_conns = max_conns;
+  return RunEchoServer(o);
+}
+
 }  // namespace uvpn::bench

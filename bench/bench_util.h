@@ -52,6 +52,13 @@ Result<int> ConnectBlocking(const Endpoint& ep, int io_timeout_ms);
 Status ReadExact(int fd, void* buf, size_t len);
 Status WriteExact(int fd, const void* buf, size_t len);
 
+// Prints {"tool": TOOL, "ok": false, "error": MSG} (MSG escaped) on stdout and returns 1 (the exit code).
+int FailJson(const char* tool, const std::string& msg);
+
+// The "server" subcommand both tools share: --listen IP:PORT [--blocking] [--max-seconds N]; an echo server
+// (below) with at most `max_conns` connections at once (0 = the server's default). Returns an exit code.
+int EchoServerMain(const char* tool, int argc, char** argv, int max_conns);
+
 // Echo server: accepts TCP connections on `listen` (any address, including 0.0.0.0) and writes back every byte it
 // reads, closing a connection at EOF. `epoll` selects an epoll loop over non-blocking sockets (accept4 with
 // SOCK_NONBLOCK until EAGAIN, as redis does); otherwise a blocking accept loop serves one connection at a time.

@@ -25,30 +25,9 @@
 namespace uvpn::bench {
 namespace {
 
-int Fail(const std::string& msg) {
-  std::string esc;
-  for (char ch : msg) {
-    if (ch == '"' || ch == '\\') esc += '\\';
-    esc += ch;
-  }
-  std::printf("{\"tool\": \"connrate\", \"ok\": false, \"error\": \"%s\"}\n", esc.c_str());
-  return 1;
-}
+int Fail(const std::string& msg) { return FailJson("connrate", msg); }
 
-int Server(int argc, char** argv) {
-  auto flags = Flags::Parse(argc, argv, 2, {"listen", "blocking!", "max-seconds"});
-  if (!flags) return Fail(flags.error().message());
-  auto ep = ParseEndpoint(flags->Str("listen", ""));
-  auto secs = flags->Int("max-seconds", 3600, 1, 86400);
-  if (!ep) return Fail("--listen: " + ep.error().message());
-  if (!secs) return Fail(secs.error().message());
-  EchoServerOptions o;
-  o.listen = *ep;
-  o.epoll = !flags->Has("blocking");
-  o.max_seconds = static_cast<int>(*secs);
-  o.max_conns = 1024;
-  return RunEchoServer(o);
-}
+int Server(int argc, char** argv) { return EchoServerMain("connrate", argc, argv, 1024); }
 
 int Client(int argc, char** argv) {
   auto flags =

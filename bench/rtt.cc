@@ -24,29 +24,9 @@
 namespace uvpn::bench {
 namespace {
 
-int Fail(const std::string& msg) {
-  std::string esc;
-  for (char ch : msg) {
-    if (ch == '"' || ch == '\\') esc += '\\';
-    esc += ch;
-  }
-  std::printf("{\"tool\": \"rtt\", \"ok\": false, \"error\": \"%s\"}\n", esc.c_str());
-  return 1;
-}
+int Fail(const std::string& msg) { return FailJson("rtt", msg); }
 
-int Server(int argc, char** argv) {
-  auto flags = Flags::Parse(argc, argv, 2, {"listen", "blocking!", "max-seconds"});
-  if (!flags) return Fail(flags.error().message());
-  auto ep = ParseEndpoint(flags->Str("listen", ""));
-  auto secs = flags->Int("max-seconds", 3600, 1, 86400);
-  if (!ep) return Fail("--listen: " + ep.error().message());
-  if (!secs) return Fail(secs.error().message());
-  EchoServerOptions o;
-  o.listen = *ep;
-  o.epoll = !flags->Has("blocking");
-  o.max_seconds = static_cast<int>(*secs);
-  return RunEchoServer(o);
-}
+int Server(int argc, char** argv) { return EchoServerMain("rtt", argc, argv, 0); }
 
 int Client(int argc, char** argv) {
   auto flags = Flags::Parse(argc, argv, 2, {"connect", "count", "warmup", "size", "max-seconds", "timeout-ms"});
