@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "proto/client.h"
 #include "proto/wire.h"
 #include "shim/cache.h"
 #include "shim/config.h"
@@ -204,15 +205,8 @@ int DoConnect(const Config& cfg, int fd, const Ep& dst, bool v6) {
 
   if (!RealLocal(fd, &local)) local = Ep{};
   bool nonblocking = IsNonBlocking(fd);
-  proto::ConnHeader h;
-  h.flags = nonblocking ? 0 : proto::kFlagWantStatus;
-  h.src_vip = cfg.vip;
-  h.src_port = local.port;
-  h.dst_vip = dst.ip;
-  h.dst_port = dst.port;
-  h.hop = proto::Hop::kNodeToHome;
   uint8_t buf[proto::kConnHeaderSize];
-  proto::Encode(h, buf, sizeof buf);
+  proto::EncodeClientHeader(cfg.vip, local.port, dst.ip, dst.port, nonblocking, buf);
 
   Entry n;
   n.ino = ino;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 
+#include "proto/client.h"
 #include "shim/libc.h"
 #include "shim/sockaddr.h"
 
@@ -50,17 +51,7 @@ int ConnectRouter(const Config& cfg, int fd, bool v6) {
     if (Real().getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) return errno;
     err = soerr;
   }
-  switch (err) {
-    case ECONNREFUSED:
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case ETIMEDOUT:
-    case ENETDOWN:
-    case EHOSTDOWN:
-      return ENETUNREACH;
-    default:
-      return err;
-  }
+  return proto::HomeRouterErrno(err);
 }
 
 int SendAll(int fd, const uint8_t* buf, size_t n, int64_t deadline) {

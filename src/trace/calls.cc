@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "proto/client.h"
 #include "common/log.h"
 #include "trace/filter.h"
 
@@ -139,15 +140,8 @@ Next Calls::AfterLan(const SharedFd& sock, uint64_t ino, const Endpoint& dst, in
   Endpoint local;
   if (!LocalOf(d, &local)) local = Endpoint{};
   bool nonblocking = IsNonBlocking(d);
-  proto::ConnHeader h;
-  h.flags = nonblocking ? 0 : proto::kFlagWantStatus;
-  h.src_vip = opt_.vip;
-  h.src_port = local.port;
-  h.dst_vip = dst.ip;
-  h.dst_port = dst.port;
-  h.hop = proto::Hop::kNodeToHome;
   uint8_t buf[proto::kConnHeaderSize];
-  proto::Encode(h, buf, sizeof buf);
+  proto::EncodeClientHeader(opt_.vip, local.port, dst.ip, dst.port, nonblocking, buf);
 
   Entry n;
   n.ino = ino;

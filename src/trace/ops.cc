@@ -10,26 +10,13 @@
 #include <atomic>
 #include <cerrno>
 
+#include "proto/client.h"
 #include "trace/state.h"
 
 namespace uvpn::trace {
 namespace {
 
 constexpr int kLanWaitMs = 1000;
-
-int MapLanError(int err) {
-  switch (err) {
-    case ECONNREFUSED:
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case ETIMEDOUT:
-    case ENETDOWN:
-    case EHOSTDOWN:
-      return ENETUNREACH;
-    default:
-      return err;
-  }
-}
 
 class LanOp : public Op {
  public:
@@ -44,7 +31,7 @@ class LanOp : public Op {
     int soerr = 0;
     socklen_t l = sizeof soerr;
     int err = getsockopt(fd_->get(), SOL_SOCKET, SO_ERROR, &soerr, &l) != 0 ? errno : soerr;
-    *next = then_(MapLanError(err));
+    *next = then_(proto::HomeRouterErrno(err));
     return true;
   }
 
@@ -231,7 +218,7 @@ int StartLan(int fd, const Endpoint& router, bool v6) {
   int err = r == 0 ? 0 : errno;
   if ((fl & O_NONBLOCK) == 0) (void)fcntl(fd, F_SETFL, fl);
   if (err == EINPROGRESS || err == EALREADY || err == EINTR) return EINPROGRESS;
-  return MapLanError(err);
+  return proto::HomeRouterErrno(err);
 }
 
 int SendSmall(int fd, const uint8_t* buf, size_t n) {

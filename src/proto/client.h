@@ -1,0 +1,25 @@
+// The client side of leg 0 (docs/protocol.md sections 2-3), shared by the preload library and the ptrace monitor:
+// what a diverted connect() writes to the home router, and what a failure to reach the home router means to the
+// application. Freestanding like wire.h: pure, thread- and async-signal-safe, no allocation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "proto/wire.h"
+
+namespace uvpn::proto {
+
+// Encodes into `out` (kConnHeaderSize bytes) the CONN_HEADER hop 0 of a client whose socket has real local port
+// `local_port`, aimed at virtual dst_vip:dst_port. A blocking socket asks for an in-band STATUS (WANT_STATUS);
+// a non-blocking one learns its result through LOOKUP. The router overwrites the source from its lease; `vip` is
+// sent only for its logs. Returns the bytes written (kConnHeaderSize).
+size_t EncodeClientHeader(uint32_t vip, uint16_t local_port, uint32_t dst_vip, uint16_t dst_port, bool nonblocking,
+                          uint8_t* out);
+
+// errno of the application's connect() when the LAN connect to its home router failed with `err`: every form of
+// "the router is not there" becomes ENETUNREACH (the virtual network is unreachable from this node); anything
+// else (EINTR, EMFILE, ...) is returned unchanged.
+int HomeRouterErrno(int err);
+
+}  // namespace uvpn::proto
