@@ -111,6 +111,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckDecoder<ResolveMsg>(data, size, peek, MsgType::kResolve);
   CheckDecoder<ResolveAddrMsg>(data, size, peek, MsgType::kResolveAddr);
   CheckDecoder<ResolveReplyMsg>(data, size, peek, MsgType::kResolveReply);
+  CheckDecoder<AckMsg>(data, size, peek, MsgType::kAck);
+  CheckDecoder<ResumeMsg>(data, size, peek, MsgType::kResume);
+  CheckDecoder<ResumeOkMsg>(data, size, peek, MsgType::kResumeOk);
+  CheckDecoder<RelayResetMsg>(data, size, peek, MsgType::kRelayReset);
   CheckUdp(data, size, peek);
 
   // The error-code mapping is total and stable both ways.

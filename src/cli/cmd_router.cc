@@ -1,5 +1,8 @@
 // uvpn router: loads the route table and runs the subnet router of one site until SIGTERM/SIGINT.
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -11,7 +14,9 @@ namespace uvpn::cli {
 int RouterMain(int argc, char** argv) {
   auto args = ParseArgs(argc, argv,
                         {{"routes", true}, {"site", true}, {"control", true}, {"log-level", true},
-                         {"connect-timeout-ms", true}});
+                         {"connect-timeout-ms", true}, {"no-resume", false}, {"link-timeout-ms", true},
+                         {"redial-max-ms", true}, {"outage-deadline", true}, {"replay-window", true},
+                         {"replay-memory", true}, {"spill-dir", true}, {"spill-quota", true}});
   if (!args) {
     fprintf(stderr, "uvpn router: %s\n", args.error().message().c_str());
     return kExitUsage;
@@ -43,6 +48,43 @@ int RouterMain(int argc, char** argv) {
   opt.site = site;
   opt.control_path = args->get("control");
   if (args->has("connect-timeout-ms")) opt.connect_timeout_ms = std::atoi(args->get("connect-timeout-ms").c_str());
+  // Outage tolerance (docs/outage.md "Configuration"); every number must parse and lie in its range.
+  struct NumFlag {
+    const char* name;
+    uint64_t min, max;
+    uint64_t value;
+  };
+  NumFlag nums[] = {{"link-timeout-ms", 300, 600000, static_cast<uint64_t>(opt.link_timeout_ms)},
+                    {"redial-max-ms", 50, 3600000, static_cast<uint64_t>(opt.redial_max_ms)},
+                    {"outage-deadline", 1, 30 * 86400, static_cast<uint64_t>(opt.outage_deadline_s)},
+                    {"replay-window", 65536, 1u << 30, opt.replay_window},
+                    {"replay-memory", 0, 1ull << 40, opt.replay_memory},
+                    {"spill-quota", 0, 1ull << 50, opt.spill_quota}};
+  for (auto& f : nums) {
+    if (!args->has(f.name)) continue;
+    const std::string v = args->get(f.name);
+    char* end = nullptr;
+    unsigned long long x = strtoull(v.c_str(), &end, 10);
+    if (v.empty() || !end || *end != '\0' || x < f.min || x > f.max) {
+      fprintf(stderr, "uvpn router: bad --%s '%s' (want %llu..%llu)\n", f.name, v.c_str(),
+              static_cast<unsigned long long>(f.min), static_cast<unsigned long long>(f.max));
+      return kExitUsage;
+    }
+    f.value = x;
+  }
+  opt.link_timeout_ms = static_cast<int>(nums[0].value);
+  opt.redial_max_ms = static_cast<int>(nums[1].value);
+  opt.outage_deadline_s = static_cast<int>(nums[2].value);
+  opt.replay_window = static_cast<size_t>(nums[3].value);
+  opt.replay_memory = static_cast<size_t>(nums[4].value);
+  opt.spill_quota = nums[5].value;
+  if ((opt.replay_window & (opt.replay_window - 1)) != 0) {
+    fprintf(stderr, "uvpn router: --replay-window must be a power of two\n");
+    return kExitUsage;
+  }
+  opt.spill_dir = args->get("spill-dir");
+  const char* env_resume = getenv("UVPN_ROUTER_RESUME");
+  opt.resume = !args->has("no-resume") && !(env_resume && strcmp(env_resume, "0") == 0);
   return router::Run(opt);
 }
 

@@ -22,7 +22,7 @@ struct Bounds {
 // Index by type; {0,0} = unknown type.
 constexpr Bounds kBounds[] = {
     {0, 0, 0},                                                     // 0
-    {kConnHeaderSize, kConnHeaderSize, kFlagWantStatus},           // CONN_HEADER
+    {kConnHeaderSize, kConnHeaderSize, kFlagWantStatus | kFlagResumable},  // CONN_HEADER
     {kStatusSize, kStatusSize, 0},                                 // STATUS
     {16, 16 + kMaxName, 0},                                        // REGISTER
     {24, 24 + kMaxName, 0},                                        // REGISTER_OK
@@ -37,8 +37,12 @@ constexpr Bounds kBounds[] = {
     {kResolveAddrSize, kResolveAddrSize, 0},                       // RESOLVE_ADDR
     {20, kResolveReplyMax, 0},                                     // RESOLVE_REPLY
     {kUdpHeaderSize, kUdpMaxDatagram, 0},                          // UDP_DATA (header + payload)
+    {kAckSize, kAckSize, kFlagEofSeen | kFlagLegLost},             // ACK
+    {kResumeSize, kResumeSize, kFlagEofSeen},                      // RESUME
+    {kResumeOkSize, kResumeOkSize, kFlagEofSeen},                  // RESUME_OK
+    {kRelayResetSize, kRelayResetSize, 0},                         // RELAY_RESET
 };
-static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 16);
+static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 20);
 static_assert(kUdpMaxDatagram <= 0xffff && kUdpMaxPayload == 65483);
 static_assert(kResolveMax == 16 + kMaxName && kResolveReplyMax == 20 + kMaxName);
 static_assert(kResolveReplyMax <= kMaxMessage);
@@ -120,7 +124,7 @@ Parse PeekPrefix(const uint8_t* buf, size_t len, MsgType* type, size_t* total) {
 
 size_t Encode(const ConnHeader& m, uint8_t* out, size_t cap) {
   if (cap < kConnHeaderSize) return 0;
-  PutPrefix(out, MsgType::kConnHeader, m.flags & kFlagWantStatus, kConnHeaderSize);
+  PutPrefix(out, MsgType::kConnHeader, m.flags & (kFlagWantStatus | kFlagResumable), kConnHeaderSize);
   Put32(out + 8, m.src_vip);
   Put16(out + 12, m.src_port);
   Put32(out + 14, m.dst_vip);
@@ -502,6 +506,90 @@ Parse Decode(const uint8_t* buf, size_t len, UdpHeader* m, size_t* used) {
   m->hop = static_cast<Hop>(buf[20]);
   m->payload_len = static_cast<uint16_t>(total - kUdpHeaderSize);
   *used = kUdpHeaderSize;
+  return Parse::kOk;
+}
+
+// ---- outage recovery (section 10)
+
+namespace {
+template <MsgType kType, size_t kSize>
+size_t EncodeCounter(uint8_t flags, uint64_t relay_id, uint64_t r_bytes, uint8_t* out, size_t cap) {
+  if (cap < kSize) return 0;
+  memset(out, 0, kSize);
+  PutPrefix(out, kType, flags, kSize);
+  Put64(out + 8, relay_id);
+  Put64(out + 16, r_bytes);
+  return kSize;
+}
+}  // namespace
+
+size_t Encode(const AckMsg& m, uint8_t* out, size_t cap) {
+  return EncodeCounter<MsgType::kAck, kAckSize>(m.flags & (kFlagEofSeen | kFlagLegLost), m.relay_id, m.r_bytes,
+                                                out, cap);
+}
+
+Parse Decode(const uint8_t* buf, size_t len, AckMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kAck, &total);
+  if (p != Parse::kOk) return p;
+  m->flags = buf[5];
+  m->relay_id = Get64(buf + 8);
+  m->r_bytes = Get64(buf + 16);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const ResumeMsg& m, uint8_t* out, size_t cap) {
+  return EncodeCounter<MsgType::kResume, kResumeSize>(m.flags & kFlagEofSeen, m.relay_id, m.r_bytes, out, cap);
+}
+
+Parse Decode(const uint8_t* buf, size_t len, ResumeMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kResume, &total);
+  if (p != Parse::kOk) return p;
+  m->flags = buf[5];
+  m->relay_id = Get64(buf + 8);
+  m->r_bytes = Get64(buf + 16);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const ResumeOkMsg& m, uint8_t* out, size_t cap) {
+  size_t n = EncodeCounter<MsgType::kResumeOk, kResumeOkSize>(m.flags & kFlagEofSeen, m.relay_id, m.r_bytes, out,
+                                                              cap);
+  if (n) Put16(out + 24, static_cast<uint16_t>(m.code));
+  return n;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, ResumeOkMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kResumeOk, &total);
+  if (p != Parse::kOk) return p;
+  uint16_t code = Get16(buf + 24);
+  if (code > kMaxWireCode) return Parse::kBad;
+  for (int i = 26; i < 32; ++i)
+    if (buf[i] != 0) return Parse::kBad;
+  m->flags = buf[5];
+  m->relay_id = Get64(buf + 8);
+  m->r_bytes = Get64(buf + 16);
+  m->code = static_cast<WireCode>(code);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const RelayResetMsg& m, uint8_t* out, size_t cap) {
+  if (cap < kRelayResetSize) return 0;
+  PutPrefix(out, MsgType::kRelayReset, 0, kRelayResetSize);
+  Put64(out + 8, m.relay_id);
+  return kRelayResetSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, RelayResetMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kRelayReset, &total);
+  if (p != Parse::kOk) return p;
+  m->relay_id = Get64(buf + 8);
+  *used = total;
   return Parse::kOk;
 }
 

@@ -31,6 +31,10 @@ enum class MsgType : uint8_t {
   kResolveAddr = 13,
   kResolveReply = 14,
   kUdpData = 15,
+  kAck = 16,
+  kResume = 17,
+  kResumeOk = 18,
+  kRelayReset = 19,
 };
 
 enum class Parse : uint8_t { kOk = 0, kNeedMore = 1, kBad = 2 };
@@ -71,6 +75,7 @@ Parse PeekPrefix(const uint8_t* buf, size_t len, MsgType* type, size_t* total);
 
 enum class Hop : uint8_t { kNodeToHome = 0, kHomeToPeer = 1, kRouterToDest = 2 };
 inline constexpr uint8_t kFlagWantStatus = 0x01;
+inline constexpr uint8_t kFlagResumable = 0x02;  // hop 1: keep this relay across leg-1 outages (section 10)
 
 struct ConnHeader {
   uint8_t flags = 0;
@@ -219,6 +224,45 @@ struct UdpHeader {
 };
 size_t Encode(const UdpHeader& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, UdpHeader* m, size_t* used);
+
+// Outage recovery (protocol.md section 10). ACK and RESUME share one layout (type differs); RESUME_OK adds a code.
+inline constexpr size_t kAckSize = 24;
+inline constexpr size_t kResumeSize = 24;
+inline constexpr size_t kResumeOkSize = 32;
+inline constexpr size_t kRelayResetSize = 16;
+inline constexpr uint8_t kFlagEofSeen = 0x01;  // ACK, RESUME, RESUME_OK: the sender read the leg-1 EOF
+inline constexpr uint8_t kFlagLegLost = 0x02;  // ACK only: the sender lost its leg 1 of this relay
+
+struct AckMsg {
+  uint8_t flags = 0;  // kFlagEofSeen | kFlagLegLost
+  uint64_t relay_id = 0;
+  uint64_t r_bytes = 0;
+};
+size_t Encode(const AckMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, AckMsg* m, size_t* used);
+
+struct ResumeMsg {
+  uint8_t flags = 0;  // kFlagEofSeen
+  uint64_t relay_id = 0;
+  uint64_t r_bytes = 0;
+};
+size_t Encode(const ResumeMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, ResumeMsg* m, size_t* used);
+
+struct ResumeOkMsg {
+  uint8_t flags = 0;  // kFlagEofSeen
+  uint64_t relay_id = 0;
+  uint64_t r_bytes = 0;
+  WireCode code = WireCode::kOk;
+};
+size_t Encode(const ResumeOkMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, ResumeOkMsg* m, size_t* used);
+
+struct RelayResetMsg {
+  uint64_t relay_id = 0;
+};
+size_t Encode(const RelayResetMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, RelayResetMsg* m, size_t* used);
 
 // True if every byte is in [A-Za-z0-9.-] and 1 <= len <= 63 (host names) -- also used for site names with '_'.
 bool ValidHostName(const char* s, size_t len);

@@ -123,10 +123,16 @@ void Router::OnControlEvent(uint32_t idx, uint32_t events) {
     if (!req.empty() && req.back() == '\r') req.pop_back();
     if (req == "json") {
       c.out = FormatJson(TakeSnapshot());
+    } else if (req.rfind("chaos ", 0) == 0) {
+      // "chaos cut SITE MS" | "chaos restore SITE" | "chaos reset SITE" (docs/outage.md)
+      char verb[16] = {}, site[64] = {};
+      long long ms = 0;
+      int k = sscanf(req.c_str() + 6, "%15s %63s %lld", verb, site, &ms);
+      c.out = k >= 2 ? Chaos(verb, site, ms) : "error: want \"chaos cut|restore|reset SITE [MS]\"\n";
     } else if (req == "text" || req.empty()) {
       c.out = FormatText(TakeSnapshot());
     } else {
-      c.out = "error: unknown request (want \"text\" or \"json\")\n";
+      c.out = "error: unknown request (want \"text\", \"json\" or \"chaos ...\")\n";
     }
     c.replying = true;
   } else if (!(events & EPOLLOUT)) {
@@ -164,9 +170,17 @@ Snapshot Router::TakeSnapshot() const {
   Snapshot s;
   s.site = self_->name;
   s.session = opt_.table.session;
-  for (const Link& l : links_)
-    s.links.push_back(
-        LinkInfo{l.site, l.endpoint, l.state == LinkState::kUp, (now_ms_ - l.since_ms) / 1000.0});
+  for (uint32_t i = 0; i < links_.size(); ++i) {
+    const Link& l = links_[i];
+    s.links.push_back(LinkInfo{l.site, l.endpoint, l.state == LinkState::kUp, LinkCut(i),
+                               (now_ms_ - l.since_ms) / 1000.0});
+  }
+  s.recovery = recovery_;
+  s.recovery.enabled = opt_.resume;
+  s.recovery.suspended = 0;
+  s.recovery.ring_bytes = 0;
+  s.recovery.spill_files = 0;
+  s.recovery.spill_bytes = spill_bytes_;
   for (const Lease* l : leases_.Sorted())
     s.nodes.push_back(NodeInfo{l->vip, l->real, l->name, self_->name, true, l->refs});
   for (const auto& [vip, n] : leases_.remotes())
@@ -185,6 +199,15 @@ Snapshot Router::TakeSnapshot() const {
     ri.bytes_fwd = r.dir[0].bytes;
     ri.bytes_rev = r.dir[1].bytes;
     ri.age_s = (now_ms_ - r.started_ms) / 1000.0;
+    ri.resumable = r.resumable;
+    ri.suspended = r.state == RState::kSuspended || r.state == RState::kResuming;
+    ri.unacked = r.ring.unacked();
+    ri.ring = r.ring.capacity();
+    ri.spilled = r.spill ? r.spill->pending() : 0;
+    ri.suspensions = r.suspensions;
+    if (ri.suspended) ++s.recovery.suspended;
+    s.recovery.ring_bytes += r.ring.capacity();
+    if (r.spill && r.spill->is_open()) ++s.recovery.spill_files;
     s.relays.push_back(std::move(ri));
   }
   s.udp = udp_stats_;

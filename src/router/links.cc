@@ -1,11 +1,14 @@
 // Router-to-router control links (docs/protocol.md section 6).
 //
 // Theory of operation: there is one Link per other site of the route table, indexed in table order without
-// our own site. For each pair the router whose site name sorts first dials (non-blocking, backoff 100 ms
-// doubling to 5 s); the other side learns of the link when a WAN connection's first message is a valid HELLO
+// our own site. For each pair the router whose site name sorts first dials (non-blocking, backoff 50 ms
+// doubling to Options::redial_max_ms); the other side learns of the link when a WAN connection's first message is a valid HELLO
 // (relay.cc hands it to AdoptLink). Both sides send HELLO, then NODE_ADD for each current lease, then
-// NODE_ADD/NODE_DEL as leases come and go, and a HEARTBEAT every 2 s. A link silent for 6 s, or sending
-// anything malformed, is dropped and the remote nodes it announced are forgotten; the dialer dials again.
+// NODE_ADD/NODE_DEL as leases come and go, and a HEARTBEAT every third of Options::link_timeout_ms when
+// nothing else was sent. A link silent for the link timeout, or sending anything malformed, is dropped and the
+// remote nodes it announced are forgotten; the dialer dials again. Links also carry the ACK and RELAY_RESET
+// messages of outage recovery (resume.cc); a link going down suspends the resumable relays of that site, a
+// link coming up lets them resume. `uvpn chaos cut` keeps a link down (no dialing, HELLOs refused).
 //
 // Control traffic is small and rare, so links use plain byte vectors for buffering (allocation is fine here).
 #include <sys/socket.h>
@@ -20,10 +23,8 @@
 
 namespace uvpn::router {
 namespace {
-constexpr int64_t kHeartbeatMs = 2000;
-constexpr int64_t kSilentMs = 6000;
 constexpr int64_t kHandshakeMs = 10000;
-constexpr int kMaxBackoffMs = 5000;
+constexpr int kFirstBackoffMs = 50;
 constexpr size_t kMaxLinkOut = 16u << 20;  // a peer that reads nothing is dropped before we hold more
 
 const char* LinkStateName(LinkState s) {
@@ -111,6 +112,14 @@ void Router::LinkSend(uint32_t li, const uint8_t* p, size_t n) {
   LinkFlush(li);
 }
 
+void Router::LinkQueue(uint32_t li, const uint8_t* p, size_t n) {
+  Link& l = links_[li];
+  if (l.fd < 0 || n == 0) return;
+  if (l.out.size() - l.out_off + n > kMaxLinkOut) return LinkDown(li, "peer router does not read");
+  l.out.insert(l.out.end(), p, p + n);
+  l.last_sent_ms = now_ms_;
+}
+
 void Router::LinkFlush(uint32_t li) {
   Link& l = links_[li];
   if (l.state == LinkState::kConnecting) return;  // sent once connected
@@ -139,6 +148,7 @@ std::string Router::HelloError(const proto::HelloMsg& m, int* link_index) const 
   for (size_t i = 0; i < links_.size(); ++i) {
     if (links_[i].site == site) {
       *link_index = static_cast<int>(i);
+      if (LinkCut(static_cast<uint32_t>(i))) return "HELLO from site '" + site + "' refused: link cut by uvpn chaos";
       return "";
     }
   }
@@ -169,13 +179,14 @@ void Router::AdoptLink(uint32_t slot, const proto::HelloMsg& m, const uint8_t* e
   l.state = LinkState::kUp;
   l.since_ms = now_ms_;
   l.last_heard_ms = now_ms_;
-  l.backoff_ms = 100;
+  l.backoff_ms = kFirstBackoffMs;
   l.ev = EPOLLIN;
   loop_.Mod(fd, EPOLLIN, Pack(Kind::kLink, static_cast<uint32_t>(li), l.gen));
   LOG_INFO("link %s up (accepted from %s)", l.site.c_str(), FormatEndpoint(peer).c_str());
   uint32_t gen = l.gen;
   SendHello(li);
   if (links_[li].gen == gen) SendAllLeases(li);
+  if (links_[li].gen == gen) OnLinkUp(static_cast<uint32_t>(li));
   if (links_[li].gen == gen && ahead_n > 0) LinkInput(static_cast<uint32_t>(li), ahead, ahead_n);
 }
 
@@ -192,6 +203,7 @@ void Router::LinkDown(uint32_t li, const char* why) {
   if (was_up) {
     LOG_INFO("link %s down: %s", l.site.c_str(), why);
     leases_.DropSite(l.site);
+    OnLinkDown(li);
   } else if (l.state != LinkState::kDown) {
     LOG_DEBUG("link %s (%s) failed: %s", l.site.c_str(), LinkStateName(l.state), why);
   }
@@ -199,7 +211,7 @@ void Router::LinkDown(uint32_t li, const char* why) {
   l.state = LinkState::kDown;
   if (l.dialer) {
     l.next_dial_ms = now_ms_ + l.backoff_ms;
-    l.backoff_ms = std::min(l.backoff_ms * 2, kMaxBackoffMs);
+    l.backoff_ms = std::min(l.backoff_ms * 2, opt_.redial_max_ms);
   }
 }
 
@@ -265,9 +277,12 @@ void Router::LinkHandle(uint32_t li, proto::MsgType t, const uint8_t* p, size_t 
     }
     l.state = LinkState::kUp;
     l.since_ms = now_ms_;
-    l.backoff_ms = 100;
+    l.backoff_ms = kFirstBackoffMs;
     LOG_INFO("link %s up (dialled %s)", l.site.c_str(), FormatEndpoint(l.endpoint).c_str());
-    return SendAllLeases(li);
+    uint32_t gen = l.gen;
+    SendAllLeases(li);
+    if (links_[li].gen == gen) OnLinkUp(li);
+    return;
   }
   const routes::Site* site = nullptr;
   for (const auto& s : opt_.table.sites)
@@ -295,6 +310,16 @@ void Router::LinkHandle(uint32_t li, proto::MsgType t, const uint8_t* p, size_t 
       leases_.DelRemote(d.vip, l.site);
       return;
     }
+    case proto::MsgType::kAck: {
+      proto::AckMsg a;
+      if (proto::Decode(p, n, &a, &used) != proto::Parse::kOk) return LinkDown(li, "bad ACK");
+      return OnAck(li, a);
+    }
+    case proto::MsgType::kRelayReset: {
+      proto::RelayResetMsg m;
+      if (proto::Decode(p, n, &m, &used) != proto::Parse::kOk) return LinkDown(li, "bad RELAY_RESET");
+      return OnRelayReset(li, m);
+    }
     default:
       return LinkDown(li, "unexpected message type on a link");
   }
@@ -305,16 +330,26 @@ void Router::LinkTick() {
     Link& l = links_[i];
     switch (l.state) {
       case LinkState::kDown:
-        if (l.dialer && now_ms_ >= l.next_dial_ms) Dial(i);
+        if (l.cut_until_ms != 0 && now_ms_ >= l.cut_until_ms) {
+          LOG_INFO("link %s: chaos cut over", l.site.c_str());
+          l.cut_until_ms = 0;
+          l.backoff_ms = kFirstBackoffMs;
+          l.next_dial_ms = now_ms_;
+        }
+        if (l.dialer && !LinkCut(i) && now_ms_ >= l.next_dial_ms) Dial(i);
         break;
       case LinkState::kConnecting:
+        // A SYN lost in an outage is retransmitted by the kernel only after 1, 3, 7... s: give up on the attempt
+        // early and dial afresh, so that a link returns within about a second of the network (docs/outage.md).
+        if (now_ms_ - l.since_ms > std::max(1000, opt_.link_timeout_ms / 3)) LinkDown(i, "connect timeout");
+        break;
       case LinkState::kHello:
         if (now_ms_ - l.since_ms > kHandshakeMs) LinkDown(i, "handshake timeout");
         break;
       case LinkState::kUp:
-        if (now_ms_ - l.last_heard_ms > kSilentMs) {
-          LinkDown(i, "silent for 6 s");
-        } else if (now_ms_ - l.last_sent_ms >= kHeartbeatMs) {
+        if (now_ms_ - l.last_heard_ms > opt_.link_timeout_ms) {
+          LinkDown(i, "silent for the link timeout");
+        } else if (now_ms_ - l.last_sent_ms >= opt_.link_timeout_ms / 3) {
           proto::HeartbeatMsg hb{++l.hb_seq};
           uint8_t b[proto::kHeartbeatSize];
           LinkSend(i, b, proto::Encode(hb, b, sizeof b));

@@ -36,19 +36,10 @@ namespace {
 using proto::WireCode;
 
 constexpr int kAcceptBatch = 64;
-// Splice-ins with data in a row, the other direction silent, after which a direction counts as bulk.
-constexpr uint8_t kBulkStreak = 4;
 
 void SetNoDelay(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-void CloseRst(int fd) {
-  if (fd < 0) return;
-  linger l{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  close(fd);
 }
 
 bool SendSmall(int fd, const uint8_t* p, size_t n) {
@@ -92,6 +83,13 @@ bool AcceptsRouters(Kind k) {
 }
 
 }  // namespace
+
+void CloseRst(int fd) {
+  if (fd < 0) return;
+  linger l{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  close(fd);
+}
 
 Result<sysio::Fd> ConnectFrom(Ip4 src, const Endpoint& dst, bool* in_progress) {
   sysio::Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -205,7 +203,8 @@ void Router::ReadFirst(uint32_t slot) {
     if (p == proto::Parse::kNeedMore) continue;
     bool ok_type = type == proto::MsgType::kConnHeader ||
                    (type == proto::MsgType::kRegister && AcceptsNodes(r.listener)) ||
-                   (type == proto::MsgType::kHello && AcceptsRouters(r.listener));
+                   ((type == proto::MsgType::kHello || type == proto::MsgType::kResume) &&
+                    AcceptsRouters(r.listener));
     if (!ok_type) {
       char why[64];
       snprintf(why, sizeof why, "unexpected message type %u as first message", static_cast<unsigned>(type));
@@ -237,6 +236,13 @@ void Router::ReadFirst(uint32_t slot) {
         proto::HelloMsg m;
         if (proto::Decode(r.buf, total, &m, &used) != proto::Parse::kOk) return Drop(slot, "bad HELLO");
         return AdoptLink(slot, m, r.buf + total, r.have - total);
+      }
+      case proto::MsgType::kResume: {
+        proto::ResumeMsg m;
+        // The home router waits for RESUME_OK before it sends anything more: surplus bytes are a violation.
+        if (r.have != total || proto::Decode(r.buf, total, &m, &used) != proto::Parse::kOk)
+          return Drop(slot, "bad RESUME");
+        return AdoptResume(slot, m);
       }
       default:
         return Drop(slot, "unexpected message");
@@ -276,10 +282,25 @@ void Router::StartRelay(uint32_t slot) {
       r.role = Role::kHomeRemote;
       target = site->peer;
       r.hdr.hop = proto::Hop::kHomeToPeer;
+      r.link = static_cast<uint32_t>(LinkOfSiteIndex(static_cast<int>(site - opt_.table.sites.data())));
+      if (LinkCut(r.link)) return Fail(slot, WireCode::kHostUnreach, "link cut by uvpn chaos");
+      if (opt_.resume) {
+        r.resumable = true;
+        r.leg1 = 1;
+        r.hdr.flags = proto::kFlagResumable;
+      }
     }
   } else {
     r.role = Role::kPeer;
     r.id = r.hdr.relay_id;
+    int li = LinkOfSiteIndex(static_cast<int>(r.id >> 48) - 1);
+    if (li < 0) return Drop(slot, "relay id names no other site");
+    if (LinkCut(static_cast<uint32_t>(li))) return Drop(slot, "link cut by uvpn chaos");
+    r.link = static_cast<uint32_t>(li);
+    if (r.hdr.flags & proto::kFlagResumable) {
+      r.resumable = true;
+      r.leg1 = 0;
+    }
     r.hdr.flags = 0;
     if (!self_->subnet.contains(r.hdr.dst_vip))
       return Fail(slot, WireCode::kHostUnreach, "destination is not in this site's subnet");
@@ -391,6 +412,7 @@ void Router::Establish(uint32_t slot) {
   Relay& r = relays_[slot];
   r.state = RState::kEstablished;
   r.have = 0;
+  if (r.resumable) SetupResume(slot);
   LOG_DEBUG("relay %016llx %s:%u -> %s:%u established", static_cast<unsigned long long>(r.id),
             FormatIp4(r.hdr.src_vip).c_str(), r.hdr.src_port, FormatIp4(r.hdr.dst_vip).c_str(),
             r.hdr.dst_port);
@@ -416,6 +438,10 @@ void Router::Fail(uint32_t slot, WireCode code, const char* why) {
 
 void Router::Reset(uint32_t slot, const char* why) {
   Relay& r = relays_[slot];
+  if (r.resumable && !r.quiet_reset && r.state >= RState::kEstablished && links_[r.link].state == LinkState::kUp) {
+    uint8_t b[proto::kRelayResetSize];
+    LinkSend(r.link, b, proto::Encode(proto::RelayResetMsg{r.id}, b, sizeof b));
+  }
   LOG_DEBUG("relay %016llx reset: %s (fwd %llu rev %llu bytes)", static_cast<unsigned long long>(r.id), why,
             static_cast<unsigned long long>(r.dir[0].bytes), static_cast<unsigned long long>(r.dir[1].bytes));
   for (int s = 0; s < 2; ++s) {
@@ -423,12 +449,21 @@ void Router::Reset(uint32_t slot, const char* why) {
     r.fd[s] = -1;
     r.in_epoll[s] = false;
   }
-  bool est = r.state == RState::kEstablished;
+  bool est = r.state >= RState::kEstablished;
   FreeRelay(slot, est ? proto::RelayState::kClosed : proto::RelayState::kFailed, WireCode::kConnReset);
 }
 
 void Router::FreeRelay(uint32_t slot, proto::RelayState final_state, WireCode code) {
   Relay& r = relays_[slot];
+  if (r.resumable) {
+    if (auto it = by_id_.find(r.id); it != by_id_.end() && it->second == slot) by_id_.erase(it);
+    if (r.ring.capacity() > kRingMin) ring_extra_ -= r.ring.capacity() - kRingMin;
+    r.ring.Release();
+    if (r.spill) {
+      spill_bytes_ -= r.spill->pending();
+      r.spill.reset();  // removes the file
+    }
+  }
   for (int s = 0; s < 2; ++s) {
     if (r.fd[s] >= 0) close(r.fd[s]);  // closing removes it from epoll
     r.fd[s] = -1;
@@ -497,11 +532,16 @@ void Router::OnRelayEvent(uint32_t slot, int side, uint32_t events) {
     case RState::kAwaitStatus:
       if (side == 0) return Reset(slot, "client connection failed during set-up");
       return ReadStatus(slot);
+    case RState::kResuming:
+      if (side == r.leg1) return OnResumeEvent(slot, events);
+      break;
     case RState::kEstablished:
+    case RState::kSuspended:
       break;
   }
   if (events & EPOLLERR) {
     int err = sysio::SocketError(r.fd[side]);
+    if (side == r.leg1) return Suspend(slot, err ? strerror(err) : "socket error");
     return Reset(slot, err ? strerror(err) : "socket error");
   }
   if ((events & (EPOLLIN | EPOLLHUP)) && !r.dir[side].eof) {
@@ -512,8 +552,11 @@ void Router::OnRelayEvent(uint32_t slot, int side, uint32_t events) {
     Flush(slot, 1 - side);
     if (!relays_.Live(slot, gen)) return;
   }
-  if ((events & EPOLLHUP) && r.dir[side].eof && !r.dir[1 - side].shut && r.dir[1 - side].in_pipe == 0)
-    return Reset(slot, "hang-up");  // the socket is fully closed but we still owed it data or an EOF
+  if ((events & EPOLLHUP) && r.dir[side].eof && !r.dir[1 - side].shut && r.dir[1 - side].in_pipe == 0) {
+    // The socket is fully closed but we still owed it data or an EOF.
+    if (side == r.leg1) return Suspend(slot, "hang-up of leg 1");
+    return Reset(slot, "hang-up");
+  }
   if (r.dir[0].shut && r.dir[1].shut) return MaybeFinish(slot);
   UpdateInterest(slot);
 }
@@ -534,6 +577,10 @@ static bool SpliceOut(Dir& d, int sink, bool* err) {
 void Router::Pump(uint32_t slot, int d) {
   Relay& r = relays_[slot];
   Dir& dir = r.dir[d];
+  if (r.resumable && d != r.leg1) {
+    PumpRing(slot);
+    return;
+  }
   if (!dir.pipe.valid()) {
     dir.pipe = pipes_.Get();
     if (!dir.pipe.valid() && (errno == EMFILE || errno == ENFILE) && ShedUnidentified(2) > 0)
@@ -543,6 +590,7 @@ void Router::Pump(uint32_t slot, int d) {
   uint32_t space = dir.pipe.cap - dir.in_pipe;
   if (space > 0) {
     ssize_t n = splice(r.fd[d], nullptr, dir.pipe.w, nullptr, space, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n >= 0 && r.resumable) NoteRead(slot, static_cast<size_t>(n), n == 0);  // d == leg1 here
     if (n > 0) {
       dir.in_pipe += static_cast<uint32_t>(n);
       // Bulk detection (docs/performance.md): data keeps coming one way while the other way is silent.
@@ -552,6 +600,11 @@ void Router::Pump(uint32_t slot, int d) {
     } else if (n == 0) {
       dir.eof = true;
     } else if (errno != EAGAIN && errno != EINTR) {
+      if (d == r.leg1) {
+        Suspend(slot, strerror(errno));
+        if (relays_[slot].state != RState::kSuspended) return;  // (reset instead)
+        return Flush(slot, d);  // bytes already read from leg 1 still go to the node
+      }
       return Reset(slot, strerror(errno));
     }
   }
@@ -561,6 +614,10 @@ void Router::Pump(uint32_t slot, int d) {
 void Router::Flush(uint32_t slot, int d) {
   Relay& r = relays_[slot];
   Dir& dir = r.dir[d];
+  if (r.resumable && d != r.leg1) {
+    PumpRing(slot);
+    return;
+  }
   if (dir.in_pipe > 0) {
     bool err = false;
     if (!SpliceOut(dir, r.fd[1 - d], &err)) return Reset(slot, strerror(errno));
@@ -577,6 +634,33 @@ void Router::Flush(uint32_t slot, int d) {
 
 void Router::UpdateInterest(uint32_t slot) {
   Relay& r = relays_[slot];
+  if (r.resumable) {
+    // Side `node` (1 - leg1) feeds the ring; the leg-1 side, when present and ESTABLISHED, drains it and feeds
+    // the pipe of direction leg1, which drains into the node side.
+    int leg = r.leg1, node = 1 - leg;
+    bool up = r.state == RState::kEstablished && r.fd[leg] >= 0;
+    Dir& out = r.dir[node];  // node -> leg 1
+    Dir& in = r.dir[leg];    // leg 1 -> node
+    bool suspended = r.state == RState::kSuspended || r.state == RState::kResuming;
+    bool room = (!r.spill || r.spill->pending() == 0) && (r.ring.free_space() > 0 || !r.ring.valid() ||
+                                                          r.ring.capacity() < opt_.replay_window);
+    bool spill_room = suspended && spill_bytes_ < opt_.spill_quota;
+    uint32_t node_ev = 0;
+    if (!out.eof && (room || spill_room)) node_ev |= EPOLLIN;
+    if (in.in_pipe > 0) node_ev |= EPOLLOUT;
+    if (out.eof && in.shut) {
+      DelFromEpoll(slot, node);
+    } else {
+      SetEvents(slot, node, node_ev);
+    }
+    if (up) {
+      uint32_t leg_ev = 0;
+      if (!in.eof && in.in_pipe == 0) leg_ev |= EPOLLIN;
+      if (r.ring.unsent() > 0 || (out.eof && !out.shut && (!r.spill || r.spill->pending() == 0))) leg_ev |= EPOLLOUT;
+      SetEvents(slot, leg, leg_ev);
+    }
+    return;
+  }
   for (int s = 0; s < 2; ++s) {
     if (r.dir[s].eof && r.dir[1 - s].shut) {
       DelFromEpoll(slot, s);  // nothing more to read from it or write to it
@@ -592,6 +676,7 @@ void Router::UpdateInterest(uint32_t slot) {
 void Router::MaybeFinish(uint32_t slot) {
   Relay& r = relays_[slot];
   if (!(r.dir[0].shut && r.dir[1].shut)) return;
+  if (r.resumable && !Finished(r)) return UpdateInterest(slot);  // wait for the peer's final ACK
   LOG_DEBUG("relay %016llx closed (fwd %llu rev %llu bytes)", static_cast<unsigned long long>(r.id),
             static_cast<unsigned long long>(r.dir[0].bytes), static_cast<unsigned long long>(r.dir[1].bytes));
   FreeRelay(slot, proto::RelayState::kClosed, WireCode::kOk);

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -35,6 +36,10 @@ const char* StateName(RState s) {
       return "await_status";
     case RState::kEstablished:
       return "established";
+    case RState::kSuspended:
+      return "suspended";
+    case RState::kResuming:
+      return "resuming";
   }
   return "?";
 }
@@ -116,6 +121,19 @@ Status Router::Init() {
   if (Status s = InitUdp(); !s.ok()) return s;
   if (Status s = OpenControl(); !s.ok()) return s;
   InitLinks();
+  if (opt_.spill_dir.empty()) {
+    size_t slash = control_path_.rfind('/');
+    opt_.spill_dir = (slash == std::string::npos ? std::string(".") : control_path_.substr(0, slash)) + "/spill";
+  }
+  scratch_.resize(64 * 1024);
+  // Relay ids: site index in the top 16 bits, then a counter starting at a random point, so that ids of a
+  // restarted router do not meet relays its peers still hold from the previous run (docs/outage.md).
+  uint64_t rnd = 0;
+  if (getrandom(&rnd, sizeof rnd, 0) == static_cast<ssize_t>(sizeof rnd)) next_relay_id_ = 1 + (rnd >> 24);
+  if (opt_.resume)
+    LOG_INFO("outage recovery on: link timeout %d ms, redial cap %d ms, deadline %d s, window %zu, spill %s",
+             opt_.link_timeout_ms, opt_.redial_max_ms, opt_.outage_deadline_s, opt_.replay_window,
+             opt_.spill_dir.c_str());
 
   LOG_INFO("started: session %s site %s subnet %s; nodes on %s (tcp+udp), routers on %s; status %s",
            opt_.table.session.c_str(), self_->name.c_str(), FormatCidr(self_->subnet).c_str(),
@@ -149,6 +167,8 @@ void Router::DelFromEpoll(uint32_t slot, int side) {
 
 void Router::Tick() {
   RelayTimeouts();
+  ResumeTick();
+  FlushAcks(true);
   LinkTick();
   if (now_ms_ - last_second_ms_ >= 1000) {
     last_second_ms_ = now_ms_;
@@ -222,6 +242,7 @@ void Router::Loop() {
           break;
       }
     }
+    if (!ack_dirty_.empty()) FlushAcks(false);
   }
 }
 

@@ -18,6 +18,16 @@ struct Options {
   // silent), sleep this long before looking for more events, so that each wakeup and splice moves more bytes
   // (docs/performance.md). 0 disables. Request/response traffic never enters bulk mode.
   int coalesce_us = 200;
+
+  // WAN outage tolerance (docs/outage.md, "Configuration").
+  bool resume = true;                 // ask peers to keep cross-site relays across leg-1 outages
+  int link_timeout_ms = 3000;         // a router link silent this long is down (heartbeat every third)
+  int redial_max_ms = 1000;           // cap of the link redial backoff (first retry after 50 ms)
+  int outage_deadline_s = 900;        // a relay suspended this long is reset
+  size_t replay_window = 1u << 20;    // per relay direction, bytes kept until acknowledged
+  size_t replay_memory = 256u << 20;  // all replay rings together, beyond kRingMin each
+  std::string spill_dir;              // empty: "spill" beside the status socket
+  uint64_t spill_quota = 1ull << 30;  // all spill files together
 };
 
 // Runs the router until SIGTERM/SIGINT. Returns the process exit code (0 on a clean stop); start-up errors are

@@ -4,6 +4,7 @@
 //   relay.cc   accepted connections, the relay state machine and splice() data movement
 //   nodes.cc   registration connections (leases, heartbeats) and LOOKUP over UDP
 //   links.cc   router-to-router control links (HELLO, NODE_ADD/DEL, heartbeats, dialing with backoff)
+//   resume.cc  outage tolerance: replay rings, ACKs, suspension, RESUME, spill files, chaos (docs/outage.md)
 //   control.cc the Unix status socket
 //
 // Relay state machine (docs/architecture.md, "Router internals"):
@@ -12,6 +13,10 @@
 //      |                          |                                          | STATUS ok
 //      | bad header / timeout     | error or timeout -> status sent, closed  v
 //      +--> closed                +--> closed                           ESTABLISHED --EOF both ways--> closed
+//
+// A resumable relay (cross-site, docs/outage.md) adds: ESTABLISHED --leg 1 lost--> SUSPENDED --link up, home
+// router dials--> RESUMING --RESUME_OK--> ESTABLISHED (the peer router goes SUSPENDED -> ESTABLISHED when a RESUME
+// arrives). SUSPENDED and RESUMING keep serving the node side.
 //
 // Side 0 of a relay is the connection the router accepted (a node on leg 0, or the home router on leg 1);
 // side 1 the connection it dialled (leg 1 to the peer router, or leg 2 to the destination). Direction d moves
@@ -27,6 +32,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,13 +42,15 @@
 #include "router/event_loop.h"
 #include "router/leases.h"
 #include "router/pipe_pool.h"
+#include "router/replay_ring.h"
 #include "router/router.h"
+#include "router/spill.h"
 #include "router/status.h"
 #include "sysio/fd.h"
 
 namespace uvpn::router {
 
-enum class RState : uint8_t { kAccepted, kConnecting, kAwaitStatus, kEstablished };
+enum class RState : uint8_t { kAccepted, kConnecting, kAwaitStatus, kEstablished, kSuspended, kResuming };
 enum class Role : uint8_t {
   kUnknown,     // header not read yet
   kHomeLocal,   // hop 0, destination in this site: side 1 is leg 2
@@ -50,6 +58,14 @@ enum class Role : uint8_t {
   kPeer,        // hop 1 from another router: side 1 is leg 2
 };
 const char* StateName(RState s);
+
+// Splice-ins with data in a row, the other direction silent, after which a direction counts as bulk.
+inline constexpr uint8_t kBulkStreak = 4;
+// Replay rings start at this size and grow while a direction moves bulk data (docs/outage.md).
+inline constexpr size_t kRingMin = 64 * 1024;
+
+// RST instead of FIN on close (SO_LINGER 0).
+void CloseRst(int fd);
 
 // Non-blocking TCP connect to `dst` from address `src` (0: let the kernel choose). Binding the source keeps
 // the router's own address on legs it dials even on multi-homed heads (the destination's shim recognises
@@ -83,7 +99,28 @@ struct Relay {
   uint64_t lookup_key[2] = {0, 0};  // LOOKUP keys of node-facing sides (0: none)
   uint64_t id = 0;
   int64_t started_ms = 0;
-  int64_t deadline_ms = 0;  // header or connect deadline while setting up
+  int64_t deadline_ms = 0;  // header or connect deadline while setting up (and while RESUMING)
+
+  // Outage tolerance (resume.cc, docs/outage.md). Only for resumable relays; `leg1` is the side on leg 1 (home
+  // router: 1, peer router: 0), so direction 1 - leg1 sends into leg 1 through `ring` and direction leg1 reads
+  // from it by splice, counting r_bytes.
+  bool resumable = false;
+  bool resume_sent = false;     // RESUMING: RESUME written on the new leg 1
+  bool peer_eof_seen = false;   // the peer router has read our leg-1 EOF (ACK / RESUME / RESUME_OK flag)
+  bool ack_dirty = false;       // queued in Router::ack_dirty_
+  bool eof_acked = false;       // our ACK with EOF_SEEN was sent
+  bool quiet_reset = false;     // Reset() must not send RELAY_RESET (the peer already knows)
+  int leg1 = -1;
+  uint32_t link = 0;            // index into Router::links_ of the other site
+  ReplayRing ring;
+  std::unique_ptr<SpillFile> spill;
+  uint64_t r_bytes = 0;         // bytes read from leg 1, across legs
+  uint64_t r_acked = 0;         // r_bytes last reported to the peer
+  uint64_t replay_end = 0;      // ring.sent() before the last rewind (bytes below it are replayed)
+  int64_t suspended_ms = 0;     // start of the current outage (0: none)
+  int64_t resume_due_ms = 0;    // home: when to dial the next RESUME; peer: orphan deadline (0: none)
+  int resume_backoff_ms = 0;
+  uint32_t suspensions = 0;
 };
 
 // What LOOKUP answers for a node connection: live while `slot` is in use with `gen`, else a frozen final
@@ -124,6 +161,7 @@ struct Link {
   int64_t last_heard_ms = 0;
   int64_t last_sent_ms = 0;
   uint32_t hb_seq = 0;
+  int64_t cut_until_ms = 0;  // `uvpn chaos cut`: refuse this link and its legs until then (0: not cut)
   std::vector<uint8_t> in;
   std::vector<uint8_t> out;
   size_t out_off = 0;
@@ -210,6 +248,34 @@ class Router {
   void UdpFlush();
   void UdpDrop(uint64_t* counter, const char* why, const Endpoint& from);
 
+  // --- resume.cc (docs/outage.md)
+  // Called once the relay is ESTABLISHED: decides resumability, registers the relay id.
+  void SetupResume(uint32_t slot);
+  // Leg 1 of a resumable relay was lost: close it, keep the node side, wait for / start a RESUME. Non-resumable
+  // relays are reset.
+  void Suspend(uint32_t slot, const char* why);
+  void StartResume(uint32_t slot);                // home router: dial a new leg 1 and send RESUME
+  void OnResumeEvent(uint32_t slot, uint32_t events);  // RESUMING, event on the new leg 1
+  void ResumeFailed(uint32_t slot, const char* why);   // back to SUSPENDED, retry later
+  // Peer router: a RESUME arrived as the first message of a WAN connection held in relay slot `slot`.
+  void AdoptResume(uint32_t slot, const proto::ResumeMsg& m);
+  // Direction 1 - leg1 of a resumable relay: spill -> ring, node socket -> ring (or spill while suspended),
+  // ring -> leg 1, EOF. Returns false if the relay was freed.
+  bool PumpRing(uint32_t slot);
+  void OnAck(uint32_t li, const proto::AckMsg& m);
+  void OnRelayReset(uint32_t li, const proto::RelayResetMsg& m);
+  void NoteRead(uint32_t slot, size_t n, bool eof);  // bytes read from leg 1 (receive side), schedules an ACK
+  void FlushAcks(bool all);  // sends due ACKs (all: every relay with progress), end of a loop batch / tick
+  void SendAck(uint32_t slot, uint8_t flags);
+  void ResumeTick();         // deadlines, orphans, due RESUMEs
+  void OnLinkUp(uint32_t li);
+  void OnLinkDown(uint32_t li);
+  bool Finished(const Relay& r) const;  // both directions ended and everything we sent into leg 1 acknowledged
+  int LinkOfSiteIndex(int site_index) const;
+  uint32_t RelayBySlotId(uint64_t id) const;  // slot of a live resumable relay, or kMaxSlots
+  std::string Chaos(const std::string& verb, const std::string& site, int64_t ms);
+  bool LinkCut(uint32_t li) const { return links_[li].cut_until_ms != 0 && now_ms_ < links_[li].cut_until_ms; }
+
   // --- links.cc
   void InitLinks();
   // `extra`/`n`: bytes read behind the HELLO, processed as if received next.
@@ -219,6 +285,7 @@ class Router {
   void OnLinkEvent(uint32_t li, uint32_t events);
   void LinkDown(uint32_t li, const char* why);
   void LinkSend(uint32_t li, const uint8_t* p, size_t n);
+  void LinkQueue(uint32_t li, const uint8_t* p, size_t n);  // like LinkSend, flushed by the next LinkFlush
   void LinkFlush(uint32_t li);
   void LinkHandle(uint32_t li, proto::MsgType t, const uint8_t* p, size_t n);
   void SendHello(uint32_t li);
@@ -264,6 +331,14 @@ class Router {
   int64_t last_second_ms_ = 0;
   bool stop_ = false;
   bool bulk_seen_ = false;  // a relay direction in bulk mode moved data during the current epoll batch
+
+  // Outage tolerance (resume.cc).
+  std::unordered_map<uint64_t, uint32_t> by_id_;          // relay id -> slot, resumable relays
+  std::vector<std::pair<uint32_t, uint32_t>> ack_dirty_;  // (slot, gen) with unreported leg-1 progress
+  size_t ring_extra_ = 0;                                 // ring bytes beyond kRingMin, all relays
+  uint64_t spill_bytes_ = 0;                              // pending in all spill files
+  RecoveryStats recovery_;
+  std::vector<uint8_t> scratch_;                          // spill staging, 64 KiB, allocated once
 
   std::deque<std::pair<uint32_t, uint32_t>> unidentified_;  // (slot, gen) of ACCEPTED relays, oldest first
   sysio::Fd spare_fd_;  // kept free so that accept can shed a connection when out of descriptors

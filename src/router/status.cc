@@ -54,19 +54,33 @@ std::string FormatText(const Snapshot& s) {
   Appendf(&o, "site %s  session %s\n", s.site.c_str(), s.session.c_str());
   Appendf(&o, "links (%zu):\n", s.links.size());
   for (const auto& l : s.links)
-    Appendf(&o, "  %-16s %-21s %-4s since %.1fs\n", l.site.c_str(), FormatEndpoint(l.endpoint).c_str(),
-            l.up ? "up" : "down", l.since_s);
+    Appendf(&o, "  %-16s %-21s %-4s since %.1fs%s\n", l.site.c_str(), FormatEndpoint(l.endpoint).c_str(),
+            l.up ? "up" : "down", l.since_s, l.cut ? "  (cut by uvpn chaos)" : "");
   Appendf(&o, "nodes (%zu):\n", s.nodes.size());
   for (const auto& n : s.nodes)
     Appendf(&o, "  %-15s %-15s %-24s %-16s %s\n", FormatIp4(n.vip).c_str(),
             n.real ? FormatIp4(n.real).c_str() : "-", n.name.c_str(), n.site.c_str(),
             n.local ? "local" : "remote");
   Appendf(&o, "relays (%zu):\n", s.relays.size());
-  for (const auto& r : s.relays)
-    Appendf(&o, "  %016llx %21s -> %-21s %-12s fwd %llu rev %llu age %.1fs\n",
+  for (const auto& r : s.relays) {
+    Appendf(&o, "  %016llx %21s -> %-21s %-12s fwd %llu rev %llu age %.1fs",
             static_cast<unsigned long long>(r.id), FormatEndpoint(r.src).c_str(),
             FormatEndpoint(r.dst).c_str(), r.state.c_str(), static_cast<unsigned long long>(r.bytes_fwd),
             static_cast<unsigned long long>(r.bytes_rev), r.age_s);
+    if (r.resumable)
+      Appendf(&o, " unacked %llu spilled %llu outages %u", static_cast<unsigned long long>(r.unacked),
+              static_cast<unsigned long long>(r.spilled), r.suspensions);
+    o += '\n';
+  }
+  const RecoveryStats& v = s.recovery;
+  Appendf(&o,
+          "recovery: %s, suspended %llu, suspensions %llu, resumes %llu, replayed %llu B, deadline resets %llu, "
+          "orphan resets %llu, ring %llu B, spill %llu B in %llu files\n",
+          v.enabled ? "on" : "off", static_cast<unsigned long long>(v.suspended),
+          static_cast<unsigned long long>(v.suspensions), static_cast<unsigned long long>(v.resumes),
+          static_cast<unsigned long long>(v.replayed_bytes), static_cast<unsigned long long>(v.deadline_resets),
+          static_cast<unsigned long long>(v.orphan_resets), static_cast<unsigned long long>(v.ring_bytes),
+          static_cast<unsigned long long>(v.spill_bytes), static_cast<unsigned long long>(v.spill_files));
   const UdpStats& u = s.udp;
   Appendf(&o, "udp: rx %llu tx %llu drops: malformed %llu no_lease %llu no_route %llu link_down %llu send %llu\n",
           static_cast<unsigned long long>(u.rx), static_cast<unsigned long long>(u.tx),
@@ -89,7 +103,8 @@ std::string FormatJson(const Snapshot& s) {
     AppendJsonString(&o, l.site);
     o += ",\"endpoint\":";
     AppendJsonString(&o, FormatEndpoint(l.endpoint));
-    Appendf(&o, ",\"up\":%s,\"since_s\":%.3f}", l.up ? "true" : "false", l.since_s);
+    Appendf(&o, ",\"up\":%s,\"cut\":%s,\"since_s\":%.3f}", l.up ? "true" : "false", l.cut ? "true" : "false",
+            l.since_s);
   }
   o += "],\"nodes\":[";
   for (size_t i = 0; i < s.nodes.size(); ++i) {
@@ -119,13 +134,29 @@ std::string FormatJson(const Snapshot& s) {
     AppendJsonString(&o, FormatEndpoint(r.dst));
     o += ",\"state\":";
     AppendJsonString(&o, r.state);
-    Appendf(&o, ",\"bytes_fwd\":%llu,\"bytes_rev\":%llu,\"age_s\":%.3f}",
-            static_cast<unsigned long long>(r.bytes_fwd), static_cast<unsigned long long>(r.bytes_rev),
-            r.age_s);
+    Appendf(&o,
+            ",\"bytes_fwd\":%llu,\"bytes_rev\":%llu,\"age_s\":%.3f,\"resumable\":%s,\"suspended\":%s,"
+            "\"unacked\":%llu,\"ring\":%llu,\"spilled\":%llu,\"suspensions\":%u}",
+            static_cast<unsigned long long>(r.bytes_fwd), static_cast<unsigned long long>(r.bytes_rev), r.age_s,
+            r.resumable ? "true" : "false", r.suspended ? "true" : "false",
+            static_cast<unsigned long long>(r.unacked), static_cast<unsigned long long>(r.ring),
+            static_cast<unsigned long long>(r.spilled), r.suspensions);
   }
+  const RecoveryStats& v = s.recovery;
+  Appendf(&o,
+          "],\"recovery\":{\"enabled\":%s,\"suspended\":%llu,\"suspensions\":%llu,\"resumes\":%llu,"
+          "\"replayed_bytes\":%llu,\"deadline_resets\":%llu,\"orphan_resets\":%llu,\"resume_failures\":%llu,"
+          "\"ring_bytes\":%llu,\"spill_bytes\":%llu,\"spill_files\":%llu,\"spilled_total\":%llu",
+          v.enabled ? "true" : "false", static_cast<unsigned long long>(v.suspended),
+          static_cast<unsigned long long>(v.suspensions), static_cast<unsigned long long>(v.resumes),
+          static_cast<unsigned long long>(v.replayed_bytes), static_cast<unsigned long long>(v.deadline_resets),
+          static_cast<unsigned long long>(v.orphan_resets), static_cast<unsigned long long>(v.resume_failures),
+          static_cast<unsigned long long>(v.ring_bytes), static_cast<unsigned long long>(v.spill_bytes),
+          static_cast<unsigned long long>(v.spill_files), static_cast<unsigned long long>(v.spilled_total));
+  o += '}';
   const UdpStats& u = s.udp;
   Appendf(&o,
-          "],\"udp\":{\"rx\":%llu,\"tx\":%llu,\"drop_malformed\":%llu,\"drop_no_lease\":%llu,"
+          ",\"udp\":{\"rx\":%llu,\"tx\":%llu,\"drop_malformed\":%llu,\"drop_no_lease\":%llu,"
           "\"drop_no_route\":%llu,\"drop_link_down\":%llu,\"drop_send\":%llu}}\n",
           static_cast<unsigned long long>(u.rx), static_cast<unsigned long long>(u.tx),
           static_cast<unsigned long long>(u.drop_malformed), static_cast<unsigned long long>(u.drop_no_lease),

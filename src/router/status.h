@@ -18,6 +18,7 @@ struct LinkInfo {
   std::string site;
   Endpoint endpoint;
   bool up = false;
+  bool cut = false;    // `uvpn chaos cut` in force
   double since_s = 0;  // seconds since the link went up or down
 };
 
@@ -38,6 +39,28 @@ struct RelayInfo {
   uint64_t bytes_fwd = 0;  // src -> dst
   uint64_t bytes_rev = 0;  // dst -> src
   double age_s = 0;
+  bool resumable = false;
+  bool suspended = false;  // leg 1 lost (suspended or resuming)
+  uint64_t unacked = 0;    // sent into leg 1, not yet acknowledged
+  uint64_t ring = 0;       // replay ring capacity
+  uint64_t spilled = 0;    // pending in the spill file
+  uint32_t suspensions = 0;
+};
+
+// Outage-tolerance counters (docs/outage.md), since start-up unless said otherwise.
+struct RecoveryStats {
+  bool enabled = false;
+  uint64_t suspended = 0;        // relays suspended now (a snapshot)
+  uint64_t suspensions = 0;
+  uint64_t resumes = 0;          // successful RESUME handshakes (either role)
+  uint64_t replayed_bytes = 0;   // bytes sent again after a rewind
+  uint64_t deadline_resets = 0;  // relays reset at --outage-deadline
+  uint64_t orphan_resets = 0;    // peer relays no RESUME reclaimed
+  uint64_t resume_failures = 0;
+  uint64_t ring_bytes = 0;       // replay ring capacity, all relays (a snapshot)
+  uint64_t spill_bytes = 0;      // pending in spill files (a snapshot)
+  uint64_t spill_files = 0;      // (a snapshot)
+  uint64_t spilled_total = 0;    // bytes ever written to spill files
 };
 
 // Datagram counters (docs/protocol.md section 9), since start-up.
@@ -58,6 +81,7 @@ struct Snapshot {
   std::vector<NodeInfo> nodes;
   std::vector<RelayInfo> relays;
   UdpStats udp;
+  RecoveryStats recovery;
 };
 
 std::string FormatText(const Snapshot& s);

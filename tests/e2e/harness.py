@@ -95,7 +95,8 @@ def _raise_nofile():
 class Overlay:
     """A testbed with one uvpn router per site. Use as `with Overlay(sites=2, nodes=2) as ov: ...`."""
 
-    def __init__(self, sites=2, nodes=2, tag="t", routers=True, kernel_routes=False, log_level="debug"):
+    def __init__(self, sites=2, nodes=2, tag="t", routers=True, kernel_routes=False, log_level="debug",
+                 router_args=()):
         require_tools()
         for path in (uvpn_bin(), shim_lib()):
             if not os.path.exists(path):
@@ -106,6 +107,7 @@ class Overlay:
         self.routers_wanted = routers
         self.kernel_routes = kernel_routes
         self.log_level = log_level
+        self.router_args = list(router_args)  # extra `uvpn router` options, e.g. ["--no-resume"]
         base = os.environ.get("UVPN_E2E_LOGS", "/tmp/uvpn-e2e")
         self.dir = os.path.join(base, self.name)
         self.routes = os.path.join(self.dir, f".uvpn_route_{self.session}")
@@ -282,7 +284,7 @@ class Overlay:
     def start_router(self, site):
         k = int(site[1:])
         p = self.run(f"s{k}-head", [uvpn_bin(), "router", "--routes", self.routes, "--site", site, "--control",
-                                   self.control(site), "--log-level", self.log_level],
+                                   self.control(site), "--log-level", self.log_level] + self.router_args,
                      overlay=False, label=f"router-{site}")
         self.routers[site] = p
         return p
@@ -341,6 +343,16 @@ class Overlay:
 
     def restore(self, a, b):
         subprocess.run([TESTBED, "restore", self.name, a, b], check=True, timeout=30)
+
+    def chaos(self, site, *args):
+        """`uvpn chaos` against router `site`: chaos(site, "cut", "s2"), chaos(site, "cut", "s2", "--for", "5"),
+        chaos(site, "restore", "s2"), chaos(site, "reset", "s2")."""
+        r = subprocess.run([uvpn_bin(), "chaos", "--control", self.control(site)] + list(args),
+                           capture_output=True, timeout=10)
+        if r.returncode != 0:
+            raise AssertionError(f"uvpn chaos {site} {' '.join(args)} exited {r.returncode}: "
+                                 f"{r.stderr.decode(errors='replace')}")
+        return r.stdout.decode(errors="replace")
 
 
 def _prune_data(d, limit=1 << 20):

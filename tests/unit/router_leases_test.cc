@@ -123,7 +123,7 @@ TEST(RouterStatus, JsonEscapesAndText) {
   Snapshot s;
   s.site = "a";
   s.session = "t\"1";
-  s.links.push_back({"b", {Ip("10.0.0.2"), 7700}, true, 1.5});
+  s.links.push_back({"b", {Ip("10.0.0.2"), 7700}, true, false, 1.5});
   s.nodes.push_back({Ip("100.97.1.2"), Ip("10.0.0.10"), "a-2", "a", true, 1});
   s.nodes.push_back({Ip("100.97.2.2"), 0, "b-2", "b", false, 0});
   s.relays.push_back(

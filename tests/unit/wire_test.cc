@@ -284,13 +284,13 @@ TEST(Wire, BadMagicTypeLengthFlags) {
       EXPECT_EQ(c.decode(b.data(), b.size(), &used), Parse::kBad);
       EXPECT_EQ(c.decode(b.data(), i + 1, &used), Parse::kBad);
     }
-    for (uint8_t t : {0, 16, 17, 0x80, 0xff}) {  // unassigned types (12..14: section 8; 15: section 9)
+    for (uint8_t t : {0, 20, 21, 0x80, 0xff}) {  // unassigned types (12..14: section 8; 15: 9; 16..19: 10)
       Bytes b = c.bytes;
       b[4] = t;
       EXPECT_EQ(c.decode(b.data(), b.size(), &used), Parse::kBad);
       EXPECT_EQ(c.decode(b.data(), 5, &used), Parse::kBad) << "type " << int(t) << " seen at byte 5";
     }
-    uint8_t allowed = c.bytes[4] == static_cast<uint8_t>(MsgType::kConnHeader) ? kFlagWantStatus : 0;
+    uint8_t allowed = c.bytes[4] == static_cast<uint8_t>(MsgType::kConnHeader) ? (kFlagWantStatus | kFlagResumable) : 0;
     for (int bit = 0; bit < 8; ++bit) {
       if (allowed & (1 << bit)) continue;
       Bytes b = c.bytes;

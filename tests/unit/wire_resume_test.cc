@@ -1,0 +1,101 @@
+// Unit tests of the outage-recovery messages (docs/protocol.md section 10): ACK, RESUME, RESUME_OK, RELAY_RESET
+// round trips, the documented byte layout, every strict prefix kNeedMore, and what a peer may get wrong (flags,
+// reserved bytes, codes) kBad.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "proto/wire.h"
+
+namespace uvpn::proto {
+namespace {
+
+TEST(WireResume, AckLayoutAndRoundTrip) {
+  AckMsg a{kFlagEofSeen | kFlagLegLost, 0x0002000000000abcull, 0x0000000100000002ull};
+  uint8_t b[kAckSize];
+  ASSERT_EQ(Encode(a, b, sizeof b), kAckSize);
+  const uint8_t want[] = {0x55, 0x56, 0x50, 0x31, 16, 0x03, 0, 24,  0, 2, 0, 0, 0, 0, 0x0a, 0xbc,
+                          0,    0,    0,    1,    0,  0,    0, 2};
+  ASSERT_EQ(sizeof want, sizeof b);
+  EXPECT_EQ(0, memcmp(want, b, sizeof b));
+  AckMsg d;
+  size_t used = 0;
+  ASSERT_EQ(Decode(b, sizeof b, &d, &used), Parse::kOk);
+  EXPECT_EQ(used, kAckSize);
+  EXPECT_EQ(d.flags, a.flags);
+  EXPECT_EQ(d.relay_id, a.relay_id);
+  EXPECT_EQ(d.r_bytes, a.r_bytes);
+  for (size_t k = 0; k < sizeof b; ++k) EXPECT_EQ(Decode(b, k, &d, &used), Parse::kNeedMore) << k;
+  b[5] = 0x04;  // unknown flag
+  EXPECT_EQ(Decode(b, sizeof b, &d, &used), Parse::kBad);
+  EXPECT_EQ(Encode(a, b, kAckSize - 1), 0u);
+}
+
+TEST(WireResume, ResumeAllowsOnlyEofFlag) {
+  ResumeMsg m{kFlagEofSeen, 42, 1000};
+  uint8_t b[kResumeSize];
+  ASSERT_EQ(Encode(m, b, sizeof b), kResumeSize);
+  EXPECT_EQ(b[4], 17);
+  ResumeMsg d;
+  size_t used;
+  ASSERT_EQ(Decode(b, sizeof b, &d, &used), Parse::kOk);
+  EXPECT_EQ(d.relay_id, 42u);
+  EXPECT_EQ(d.r_bytes, 1000u);
+  EXPECT_EQ(d.flags, kFlagEofSeen);
+  b[5] = kFlagLegLost;
+  EXPECT_EQ(Decode(b, sizeof b, &d, &used), Parse::kBad);
+  // An ACK is not a RESUME.
+  AckMsg a{0, 42, 1000};
+  Encode(a, b, sizeof b);
+  EXPECT_EQ(Decode(b, sizeof b, &d, &used), Parse::kBad);
+}
+
+TEST(WireResume, ResumeOkCodeAndReserved) {
+  ResumeOkMsg m{0, 7, 9, WireCode::kConnReset};
+  uint8_t b[kResumeOkSize];
+  ASSERT_EQ(Encode(m, b, sizeof b), kResumeOkSize);
+  EXPECT_EQ(b[24], 0);
+  EXPECT_EQ(b[25], 5);
+  ResumeOkMsg d;
+  size_t used;
+  ASSERT_EQ(Decode(b, sizeof b, &d, &used), Parse::kOk);
+  EXPECT_EQ(d.code, WireCode::kConnReset);
+  std::vector<uint8_t> bad(b, b + sizeof b);
+  bad[25] = kMaxWireCode + 1;
+  EXPECT_EQ(Decode(bad.data(), bad.size(), &d, &used), Parse::kBad);
+  for (int i = 26; i < 32; ++i) {
+    std::vector<uint8_t> r(b, b + sizeof b);
+    r[i] = 1;
+    EXPECT_EQ(Decode(r.data(), r.size(), &d, &used), Parse::kBad) << "reserved byte " << i;
+  }
+}
+
+TEST(WireResume, RelayReset) {
+  RelayResetMsg m{0xffffffffffffffffull};
+  uint8_t b[kRelayResetSize];
+  ASSERT_EQ(Encode(m, b, sizeof b), kRelayResetSize);
+  RelayResetMsg d;
+  size_t used;
+  ASSERT_EQ(Decode(b, sizeof b, &d, &used), Parse::kOk);
+  EXPECT_EQ(d.relay_id, m.relay_id);
+  b[7] = 17;  // wrong length
+  EXPECT_EQ(Decode(b, sizeof b, &d, &used), Parse::kBad);
+}
+
+TEST(WireResume, ConnHeaderResumableFlag) {
+  ConnHeader h;
+  h.flags = kFlagResumable;
+  h.hop = Hop::kHomeToPeer;
+  h.src_vip = 1;
+  h.dst_vip = 2;
+  uint8_t b[kConnHeaderSize];
+  ASSERT_EQ(Encode(h, b, sizeof b), kConnHeaderSize);
+  ConnHeader d;
+  size_t used;
+  ASSERT_EQ(Decode(b, sizeof b, &d, &used), Parse::kOk);
+  EXPECT_EQ(d.flags, kFlagResumable);
+}
+
+}  // namespace
+}  // namespace uvpn::proto
