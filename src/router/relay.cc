@@ -653,7 +653,11 @@ void Router::UpdateInterest(uint32_t slot) {
     } else {
       SetEvents(slot, node, node_ev);
     }
-    if (up) {
+    if (up && in.eof && out.shut) {
+      // Both FINs are through: nothing more to read or write on leg 1 (a fully shut socket would report
+      // EPOLLHUP forever). The relay only waits for the peer's final ACK, which comes on the link.
+      DelFromEpoll(slot, leg);
+    } else if (up) {
       uint32_t leg_ev = 0;
       if (!in.eof && in.in_pipe == 0) leg_ev |= EPOLLIN;
       if (r.ring.unsent() > 0 || (out.eof && !out.shut && (!r.spill || r.spill->pending() == 0))) leg_ev |= EPOLLOUT;

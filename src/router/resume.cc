@@ -189,7 +189,10 @@ void Router::NoteRead(uint32_t slot, size_t n, bool eof) {
   Relay& r = relays_[slot];
   r.r_bytes += n;
   if (eof) r.dir[r.leg1].eof = true;
-  bool due = r.r_bytes - r.r_acked >= kAckEvery || (r.dir[r.leg1].eof && !r.eof_acked);
+  // Only flow control is urgent (the sender's ring is filling). Small progress and the EOF are reported by the
+  // next tick's batch: a short connection then costs no extra link message and no extra wakeup of either router
+  // (it ends up to one tick later, holding its descriptors meanwhile).
+  bool due = r.r_bytes - r.r_acked >= kAckEvery;
   if (due && !r.ack_dirty) {
     r.ack_dirty = true;
     ack_dirty_.emplace_back(slot, relays_.Gen(slot));

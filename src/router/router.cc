@@ -9,6 +9,7 @@
 #include "router/router.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -126,6 +127,10 @@ Status Router::Init() {
     opt_.spill_dir = (slash == std::string::npos ? std::string(".") : control_path_.substr(0, slash)) + "/spill";
   }
   scratch_.resize(64 * 1024);
+  // Replay rings (64 KiB and up) come and go with connections: keep freed memory in the heap rather than give
+  // it back to the kernel and fault it in again for the next connection (brk / mmap churn per connection).
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
   // Relay ids: site index in the top 16 bits, then a counter starting at a random point, so that ids of a
   // restarted router do not meet relays its peers still hold from the previous run (docs/outage.md).
   uint64_t rnd = 0;
