@@ -55,6 +55,17 @@ wire["udp_valid_hop2"] = prefix(15, 0, struct.pack(">IHIHB3x", ip("100.97.1.10")
 wire["udp_valid_empty"] = prefix(15, 0, struct.pack(">IHIHB3x", ip("100.97.1.10"), 1, ip("100.97.1.11"), 2, 1))
 wire["udp_bad_hop"] = prefix(15, 0, struct.pack(">IHIHB3x", 0, 0, ip("100.97.2.10"), 5201, 3) + b"x")
 wire["udp_truncated"] = wire["udp_valid_hop2"][:100]
+# Outage recovery (protocol.md section 10). Named resume_* (tests/unit/wire_resume_test.cc checks resume_valid_*).
+wire["resume_valid_conn_header_hop1"] = prefix(1, 2, struct.pack(">IHIHBBHQ", ip("100.97.1.10"), 40000,
+                                                                  ip("100.97.2.10"), 22, 6, 1, 0, 0x0001000000000007))
+wire["resume_valid_ack"] = prefix(16, 1, struct.pack(">QQ", 0x0001000000000007, 123456))
+wire["resume_valid_ack_leg_lost"] = prefix(16, 2, struct.pack(">QQ", 0x0002000000000009, 0))
+wire["resume_valid_resume"] = prefix(17, 1, struct.pack(">QQ", 0x0001000000000007, 65536))
+wire["resume_valid_resume_ok"] = prefix(18, 0, struct.pack(">QQH6x", 0x0001000000000007, 1 << 33, 0))
+wire["resume_valid_resume_ok_unknown"] = prefix(18, 0, struct.pack(">QQH6x", 0x0001000000000007, 0, 5))
+wire["resume_valid_relay_reset"] = prefix(19, 0, struct.pack(">Q", 0x0001000000000007))
+wire["resume_bad_resume_flag"] = prefix(17, 2, struct.pack(">QQ", 1, 1))
+wire["resume_pair_acks"] = wire["resume_valid_ack"] + wire["resume_valid_ack_leg_lost"]
 # A few seeds that are not single valid messages: two back to back, a truncation, a bad magic.
 wire["pair_conn_header_then_data"] = wire["valid_conn_header_hop2"] + b"GET / HTTP/1.0\r\n\r\n"
 wire["truncated_register_ok"] = wire["valid_register_ok"][:20]
