@@ -539,6 +539,7 @@ void Router::OnRelayEvent(uint32_t slot, int side, uint32_t events) {
     case RState::kSuspended:
       break;
   }
+  if (r.fd[side] < 0) return;  // an event of a leg 1 closed earlier in this batch (suspended)
   if (events & EPOLLERR) {
     int err = sysio::SocketError(r.fd[side]);
     if (side == r.leg1) return Suspend(slot, err ? strerror(err) : "socket error");
