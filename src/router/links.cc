@@ -4,7 +4,7 @@
 // our own site. For each pair the router whose site name sorts first dials (non-blocking, backoff 50 ms
 // doubling to Options::redial_max_ms); the other side learns of the link when a WAN connection's first message is a valid HELLO
 // (relay.cc hands it to AdoptLink). Both sides send HELLO, then NODE_ADD for each current lease, then
-// NODE_ADD/NODE_DEL as leases come and go, and a HEARTBEAT every third of Options::link_timeout_ms when
+// NODE_ADD/NODE_DEL as leases come and go, and a HEARTBEAT every quarter of Options::link_timeout_ms when
 // nothing else was sent. A link silent for the link timeout, or sending anything malformed, is dropped and the
 // remote nodes it announced are forgotten; the dialer dials again. Links also carry the ACK and RELAY_RESET
 // messages of outage recovery (resume.cc); a link going down suspends the resumable relays of that site, a
@@ -341,7 +341,7 @@ void Router::LinkTick() {
       case LinkState::kConnecting:
         // A SYN lost in an outage is retransmitted by the kernel only after 1, 3, 7... s: give up on the attempt
         // early and dial afresh, so that a link returns within about a second of the network (docs/outage.md).
-        if (now_ms_ - l.since_ms > std::max(1000, opt_.link_timeout_ms / 3)) LinkDown(i, "connect timeout");
+        if (now_ms_ - l.since_ms > std::max(1000, opt_.link_timeout_ms / 4)) LinkDown(i, "connect timeout");
         break;
       case LinkState::kHello:
         if (now_ms_ - l.since_ms > kHandshakeMs) LinkDown(i, "handshake timeout");
@@ -349,7 +349,7 @@ void Router::LinkTick() {
       case LinkState::kUp:
         if (now_ms_ - l.last_heard_ms > opt_.link_timeout_ms) {
           LinkDown(i, "silent for the link timeout");
-        } else if (now_ms_ - l.last_sent_ms >= opt_.link_timeout_ms / 3) {
+        } else if (now_ms_ - l.last_sent_ms >= opt_.link_timeout_ms / 4) {
           proto::HeartbeatMsg hb{++l.hb_seq};
           uint8_t b[proto::kHeartbeatSize];
           LinkSend(i, b, proto::Encode(hb, b, sizeof b));

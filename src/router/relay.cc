@@ -504,7 +504,9 @@ void Router::RelayTimeouts() {
   for (uint32_t i = 0; i < relays_.end(); ++i) {
     if (!relays_.InUse(i)) continue;
     Relay& r = relays_[i];
-    if (r.state == RState::kEstablished || now_ms_ < r.deadline_ms) continue;
+    // Set-up deadlines only: an established relay has none, a suspended or resuming one is timed by
+    // ResumeTick (its deadline_ms is the RESUME_OK timeout, and a stale set-up value must not fail it).
+    if (r.state >= RState::kEstablished || now_ms_ < r.deadline_ms) continue;
     if (r.state == RState::kAccepted) {
       Drop(i, "no complete first message within the header timeout");
     } else {

@@ -21,7 +21,7 @@ struct Options {
 
   // WAN outage tolerance (docs/outage.md, "Configuration").
   bool resume = true;                 // ask peers to keep cross-site relays across leg-1 outages
-  int link_timeout_ms = 3000;         // a router link silent this long is down (heartbeat every third)
+  int link_timeout_ms = 4000;         // a router link silent this long is down (heartbeat every quarter)
   int redial_max_ms = 1000;           // cap of the link redial backoff (first retry after 50 ms)
   int outage_deadline_s = 900;        // a relay suspended this long is reset
   size_t replay_window = 1u << 20;    // per relay direction, bytes kept until acknowledged
