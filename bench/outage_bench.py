@@ -145,6 +145,8 @@ class Bench:
     # --- overlays ----------------------------------------------------------------------------------------
     def up(self, which):
         router_args = ["--no-resume"] if which == "off" else []
+        if self.a.spill_quota:
+            router_args += ["--spill-quota", str(self.a.spill_quota)]
         try:
             ov = h.Overlay(sites=2, nodes=1, tag=f"out{which}", log_level=self.a.router_log_level,
                            router_args=router_args)
@@ -764,6 +766,8 @@ def parse_args(argv):
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build", "release"))
     ap.add_argument("--out-dir", default=None, help="default <repo>/build/bench-out/outage")
     ap.add_argument("--smoke", action="store_true", help="each measurement once, tiny (ctest)")
+    ap.add_argument("--spill-quota", type=int, default=None,
+                    help="routers' --spill-quota in bytes (default: the router's; smoke: 128 MiB, to spare CI disks)")
     ap.add_argument("--only", default="throughput,recovery,memory")
     ap.add_argument("--repeats", type=int, help="throughput repeats per column (default 3, smoke 1)")
     ap.add_argument("--seconds", type=int, help="iperf3 -t (default 3, smoke 1)")
@@ -786,6 +790,7 @@ def parse_args(argv):
 
     def dflt(v, full, smoke):
         return v if v is not None else (smoke if s else full)
+    a.spill_quota = dflt(a.spill_quota, None, 128 << 20)
     a.repeats = max(1, min(dflt(a.repeats, 3, 1), 20))
     a.seconds = max(1, min(dflt(a.seconds, 3, 1), 60))
     a.omit = 0 if s else 1
