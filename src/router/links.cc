@@ -203,7 +203,6 @@ void Router::LinkDown(uint32_t li, const char* why) {
   if (was_up) {
     LOG_INFO("link %s down: %s", l.site.c_str(), why);
     leases_.DropSite(l.site);
-    OnLinkDown(li);
   } else if (l.state != LinkState::kDown) {
     LOG_DEBUG("link %s (%s) failed: %s", l.site.c_str(), LinkStateName(l.state), why);
   }
@@ -213,6 +212,7 @@ void Router::LinkDown(uint32_t li, const char* why) {
     l.next_dial_ms = now_ms_ + l.backoff_ms;
     l.backoff_ms = std::min(l.backoff_ms * 2, opt_.redial_max_ms);
   }
+  if (was_up) OnLinkDown(li);  // after the state change: suspended relays must see the link down
 }
 
 void Router::OnLinkEvent(uint32_t li, uint32_t events) {

@@ -480,6 +480,8 @@ void Router::ResumeTick() {
         FreeRelay(i, proto::RelayState::kClosed, proto::WireCode::kOk);  // finished; only the last ACK was lost
       } else {
         ++recovery_.orphan_resets;
+        LOG_WARN("relay %016llx: no RESUME from the home router %lld ms after the link came back: reset", U(r.id),
+                 static_cast<long long>(kOrphanMs));
         Reset(i, "no RESUME from the home router after the link came back");
       }
     }

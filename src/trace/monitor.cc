@@ -159,9 +159,21 @@ void Monitor::Handle(pid_t pid, int status) {
   Thread& t = threads_[pid];
   int sig = WSTOPSIG(status);
   int event = status >> 16;
+  // Job control (PTRACE_SEIZE semantics, man 2 ptrace "Group-stop", "PTRACE_LISTEN"). A stop signal to a thread
+  // blocked in a trapped accept gives, in this order (traced with UVPN_TRACE_LOG=debug, both modes):
+  //   1. syscall-exit-stop, ret -ERESTARTSYS (we asked for the exit stop): OnExit lets it through untouched;
+  //   2. signal-delivery-stop for SIGSTOP: delivered unchanged (Resume with the signal), which starts the group stop;
+  //   3. PTRACE_EVENT_STOP with WSTOPSIG = SIGSTOP: the group stop itself, held with PTRACE_LISTEN (the thread stays
+  //      stopped; the tracer still hears about SIGCONT). A PTRACE_CONT here would cancel the stop for this thread.
+  // On SIGCONT: PTRACE_EVENT_STOP with SIGTRAP (listen over: resume), signal-delivery-stop for SIGCONT, then the
+  // kernel restarts the call (rip -= 2, rax = orig_rax) as a fresh syscall: a new seccomp stop (ptrace) or entry
+  // stop (ptrace-all), trapped like the first. Nothing here must rewrite orig_rax or rax at stop 1, or the restart
+  // is lost. Between these stops the thread runs (state R), so a stop seen in /proc is not yet the group stop.
+  // New auto-attached tasks also start with a PTRACE_EVENT_STOP, reporting SIGTRAP unless a group stop is under way.
   if (event == PTRACE_EVENT_STOP) {
     ++stats_.event;
     bool group_stop = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+    LOG_DEBUG("stop %d: event-stop sig=%d%s", static_cast<int>(pid), sig, group_stop ? " (group-stop: listen)" : "");
     if (group_stop)
       (void)ptrace(PTRACE_LISTEN, pid, nullptr, nullptr);
     else
@@ -172,10 +184,13 @@ void Monitor::Handle(pid_t pid, int status) {
     ++stats_.syscall;
     CallInfo c;
     if (!GetCallInfo(pid, &c)) {
+      LOG_DEBUG("stop %d: syscall-stop, no info", static_cast<int>(pid));
       Resume(pid, t);
     } else if (c.kind == StopKind::kExit) {
+      LOG_DEBUG("stop %d: syscall-exit ret=%lld", static_cast<int>(pid), static_cast<long long>(c.ret));
       OnExitStop(pid, t, c);
     } else {
+      LOG_DEBUG("stop %d: syscall-entry nr=%ld", static_cast<int>(pid), c.nr);
       OnCall(pid, t, c);
     }
     return;
@@ -184,13 +199,16 @@ void Monitor::Handle(pid_t pid, int status) {
     if (event == PTRACE_EVENT_SECCOMP) {
       ++stats_.seccomp;
       CallInfo c;
-      if (GetCallInfo(pid, &c) && c.kind == StopKind::kSeccomp)
+      bool ok = GetCallInfo(pid, &c) && c.kind == StopKind::kSeccomp;
+      LOG_DEBUG("stop %d: seccomp nr=%ld", static_cast<int>(pid), ok ? c.nr : -1L);
+      if (ok)
         OnCall(pid, t, c);
       else
         Resume(pid, t);
       return;
     }
     ++stats_.event;
+    LOG_DEBUG("stop %d: ptrace event %d", static_cast<int>(pid), event);
     unsigned long msg = 0;
     if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) {
       if (ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg) == 0) threads_.try_emplace(static_cast<pid_t>(msg));
@@ -209,6 +227,7 @@ void Monitor::Handle(pid_t pid, int status) {
   }
   // Signal-delivery stop: deliver it unchanged.
   ++stats_.signal;
+  LOG_DEBUG("stop %d: signal-delivery sig=%d (delivered)", static_cast<int>(pid), sig);
   Resume(pid, t, sig);
 }
 

@@ -284,7 +284,8 @@ class Overlay:
     def start_router(self, site):
         k = int(site[1:])
         p = self.run(f"s{k}-head", [uvpn_bin(), "router", "--routes", self.routes, "--site", site, "--control",
-                                   self.control(site), "--log-level", self.log_level] + self.router_args,
+                                   self.control(site), "--log-level", self.log_level,
+                                   "--spill-dir", os.path.join(self.dir, f"spill-{site}")] + self.router_args,
                      overlay=False, label=f"router-{site}")
         self.routers[site] = p
         return p
