@@ -58,13 +58,13 @@ wire["udp_truncated"] = wire["udp_valid_hop2"][:100]
 # Outage recovery (protocol.md section 10). Named resume_* (tests/unit/wire_resume_test.cc checks resume_valid_*).
 wire["resume_valid_conn_header_hop1"] = prefix(1, 2, struct.pack(">IHIHBBHQ", ip("100.97.1.10"), 40000,
                                                                   ip("100.97.2.10"), 22, 6, 1, 0, 0x0001000000000007))
-wire["resume_valid_ack"] = prefix(16, 1, struct.pack(">QQ", 0x0001000000000007, 123456))
-wire["resume_valid_ack_leg_lost"] = prefix(16, 2, struct.pack(">QQ", 0x0002000000000009, 0))
-wire["resume_valid_resume"] = prefix(17, 1, struct.pack(">QQ", 0x0001000000000007, 65536))
-wire["resume_valid_resume_ok"] = prefix(18, 0, struct.pack(">QQH6x", 0x0001000000000007, 1 << 33, 0))
-wire["resume_valid_resume_ok_unknown"] = prefix(18, 0, struct.pack(">QQH6x", 0x0001000000000007, 0, 5))
+wire["resume_valid_ack"] = prefix(16, 1, struct.pack(">QQ4xI", 0x0001000000000007, 123456, 0))
+wire["resume_valid_ack_leg_lost"] = prefix(16, 2, struct.pack(">QQ4xI", 0x0002000000000009, 0, 3))
+wire["resume_valid_resume"] = prefix(17, 1, struct.pack(">QQ4xI", 0x0001000000000007, 65536, 1))
+wire["resume_valid_resume_ok"] = prefix(18, 0, struct.pack(">QQH2xI", 0x0001000000000007, 1 << 33, 0, 1))
+wire["resume_valid_resume_ok_unknown"] = prefix(18, 0, struct.pack(">QQH2xI", 0x0001000000000007, 0, 5, 2))
 wire["resume_valid_relay_reset"] = prefix(19, 0, struct.pack(">Q", 0x0001000000000007))
-wire["resume_bad_resume_flag"] = prefix(17, 2, struct.pack(">QQ", 1, 1))
+wire["resume_bad_resume_flag"] = prefix(17, 2, struct.pack(">QQ4xI", 1, 1, 1))
 wire["resume_pair_acks"] = wire["resume_valid_ack"] + wire["resume_valid_ack_leg_lost"]
 # A few seeds that are not single valid messages: two back to back, a truncation, a bad magic.
 wire["pair_conn_header_then_data"] = wire["valid_conn_header_hop2"] + b"GET / HTTP/1.0\r\n\r\n"

@@ -11,6 +11,7 @@ PACKAGES=(
   iperf3 curl openssh-server openssh-client redis-server redis-tools socat
   python3 python3-matplotlib
   openmpi-bin libopenmpi-dev
+  spin
 )
 
 missing=()

@@ -512,51 +512,55 @@ Parse Decode(const uint8_t* buf, size_t len, UdpHeader* m, size_t* used) {
 // ---- outage recovery (section 10)
 
 namespace {
+// ACK and RESUME: relay_id u64, r_bytes u64, leg u32, 4 reserved bytes (0). RESUME_OK: relay_id, r_bytes,
+// code u16, 2 reserved, leg u32.
 template <MsgType kType, size_t kSize>
-size_t EncodeCounter(uint8_t flags, uint64_t relay_id, uint64_t r_bytes, uint8_t* out, size_t cap) {
+size_t EncodeCounter(uint8_t flags, uint64_t relay_id, uint64_t r_bytes, uint32_t leg, uint8_t* out, size_t cap) {
   if (cap < kSize) return 0;
   memset(out, 0, kSize);
   PutPrefix(out, kType, flags, kSize);
   Put64(out + 8, relay_id);
   Put64(out + 16, r_bytes);
+  Put32(out + 28, leg);
   return kSize;
+}
+
+template <typename M, MsgType kType>
+Parse DecodeCounter(const uint8_t* buf, size_t len, M* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, kType, &total);
+  if (p != Parse::kOk) return p;
+  if (Get32(buf + 24) != 0) return Parse::kBad;
+  m->flags = buf[5];
+  m->relay_id = Get64(buf + 8);
+  m->r_bytes = Get64(buf + 16);
+  m->leg = Get32(buf + 28);
+  *used = total;
+  return Parse::kOk;
 }
 }  // namespace
 
 size_t Encode(const AckMsg& m, uint8_t* out, size_t cap) {
   return EncodeCounter<MsgType::kAck, kAckSize>(m.flags & (kFlagEofSeen | kFlagLegLost), m.relay_id, m.r_bytes,
-                                                out, cap);
+                                                m.leg, out, cap);
 }
 
 Parse Decode(const uint8_t* buf, size_t len, AckMsg* m, size_t* used) {
-  size_t total;
-  Parse p = Front(buf, len, MsgType::kAck, &total);
-  if (p != Parse::kOk) return p;
-  m->flags = buf[5];
-  m->relay_id = Get64(buf + 8);
-  m->r_bytes = Get64(buf + 16);
-  *used = total;
-  return Parse::kOk;
+  return DecodeCounter<AckMsg, MsgType::kAck>(buf, len, m, used);
 }
 
 size_t Encode(const ResumeMsg& m, uint8_t* out, size_t cap) {
-  return EncodeCounter<MsgType::kResume, kResumeSize>(m.flags & kFlagEofSeen, m.relay_id, m.r_bytes, out, cap);
+  return EncodeCounter<MsgType::kResume, kResumeSize>(m.flags & kFlagEofSeen, m.relay_id, m.r_bytes, m.leg, out,
+                                                      cap);
 }
 
 Parse Decode(const uint8_t* buf, size_t len, ResumeMsg* m, size_t* used) {
-  size_t total;
-  Parse p = Front(buf, len, MsgType::kResume, &total);
-  if (p != Parse::kOk) return p;
-  m->flags = buf[5];
-  m->relay_id = Get64(buf + 8);
-  m->r_bytes = Get64(buf + 16);
-  *used = total;
-  return Parse::kOk;
+  return DecodeCounter<ResumeMsg, MsgType::kResume>(buf, len, m, used);
 }
 
 size_t Encode(const ResumeOkMsg& m, uint8_t* out, size_t cap) {
-  size_t n = EncodeCounter<MsgType::kResumeOk, kResumeOkSize>(m.flags & kFlagEofSeen, m.relay_id, m.r_bytes, out,
-                                                              cap);
+  size_t n = EncodeCounter<MsgType::kResumeOk, kResumeOkSize>(m.flags & kFlagEofSeen, m.relay_id, m.r_bytes,
+                                                              m.leg, out, cap);
   if (n) Put16(out + 24, static_cast<uint16_t>(m.code));
   return n;
 }
@@ -566,13 +570,12 @@ Parse Decode(const uint8_t* buf, size_t len, ResumeOkMsg* m, size_t* used) {
   Parse p = Front(buf, len, MsgType::kResumeOk, &total);
   if (p != Parse::kOk) return p;
   uint16_t code = Get16(buf + 24);
-  if (code > kMaxWireCode) return Parse::kBad;
-  for (int i = 26; i < 32; ++i)
-    if (buf[i] != 0) return Parse::kBad;
+  if (code > kMaxWireCode || Get16(buf + 26) != 0) return Parse::kBad;
   m->flags = buf[5];
   m->relay_id = Get64(buf + 8);
   m->r_bytes = Get64(buf + 16);
   m->code = static_cast<WireCode>(code);
+  m->leg = Get32(buf + 28);
   *used = total;
   return Parse::kOk;
 }

@@ -226,8 +226,8 @@ size_t Encode(const UdpHeader& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, UdpHeader* m, size_t* used);
 
 // Outage recovery (protocol.md section 10). ACK and RESUME share one layout (type differs); RESUME_OK adds a code.
-inline constexpr size_t kAckSize = 24;
-inline constexpr size_t kResumeSize = 24;
+inline constexpr size_t kAckSize = 32;
+inline constexpr size_t kResumeSize = 32;
 inline constexpr size_t kResumeOkSize = 32;
 inline constexpr size_t kRelayResetSize = 16;
 inline constexpr uint8_t kFlagEofSeen = 0x01;  // ACK, RESUME, RESUME_OK: the sender read the leg-1 EOF
@@ -237,6 +237,7 @@ struct AckMsg {
   uint8_t flags = 0;  // kFlagEofSeen | kFlagLegLost
   uint64_t relay_id = 0;
   uint64_t r_bytes = 0;
+  uint32_t leg = 0;  // the sender's current leg-1 number (with kFlagLegLost: the leg it lost)
 };
 size_t Encode(const AckMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, AckMsg* m, size_t* used);
@@ -245,6 +246,7 @@ struct ResumeMsg {
   uint8_t flags = 0;  // kFlagEofSeen
   uint64_t relay_id = 0;
   uint64_t r_bytes = 0;
+  uint32_t leg = 0;  // number of the new leg 1 (the home router counts from 0, the first leg)
 };
 size_t Encode(const ResumeMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, ResumeMsg* m, size_t* used);
@@ -254,6 +256,7 @@ struct ResumeOkMsg {
   uint64_t relay_id = 0;
   uint64_t r_bytes = 0;
   WireCode code = WireCode::kOk;
+  uint32_t leg = 0;  // echoed
 };
 size_t Encode(const ResumeOkMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, ResumeOkMsg* m, size_t* used);

@@ -15,6 +15,7 @@ ReplayRing& ReplayRing::operator=(ReplayRing&& o) noexcept {
     cap_ = std::exchange(o.cap_, 0);
     acked_ = o.acked_;
     sent_ = o.sent_;
+    max_sent_ = o.max_sent_;
     end_ = o.end_;
   }
   return *this;
@@ -52,17 +53,21 @@ void ReplayRing::Commit(size_t n) { end_ += n; }
 
 int ReplayRing::UnsentSpans(iovec out[2]) const { return buf_ ? Spans(sent_, unsent(), out) : 0; }
 
-void ReplayRing::MarkSent(size_t n) { sent_ += n; }
+void ReplayRing::MarkSent(size_t n) {
+  sent_ += n;
+  if (sent_ > max_sent_) max_sent_ = sent_;
+}
 
 ReplayRing::AckResult ReplayRing::Ack(uint64_t r) {
-  if (r > sent_) return AckResult::kBad;
+  if (r > max_sent_) return AckResult::kBad;
   if (r < acked_) return AckResult::kStale;
   acked_ = r;
+  if (sent_ < r) sent_ = r;  // the peer already has [sent, r): do not send it again
   return AckResult::kOk;
 }
 
 bool ReplayRing::Rewind(uint64_t r) {
-  if (r < acked_ || r > sent_) return false;
+  if (r < acked_ || r > max_sent_) return false;
   acked_ = sent_ = r;
   return true;
 }

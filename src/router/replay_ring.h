@@ -7,7 +7,8 @@
 // spans are at most two iovecs. Grow() doubles the buffer (copying the held bytes); memory is allocated only by
 // Init() and Grow(). Not thread-safe; owned by the router thread.
 //
-// Invariants: acked <= sent <= end, end - acked <= capacity.
+// Invariants: acked <= sent <= max_sent <= end, end - acked <= capacity. max_sent is the highest `sent` ever
+// reached: after a rewind a peer may still (legitimately, from an older leg) report counters up to it.
 #pragma once
 
 #include <sys/uio.h>
@@ -34,6 +35,7 @@ class ReplayRing {
   uint64_t acked() const { return acked_; }
   uint64_t sent() const { return sent_; }
   uint64_t end() const { return end_; }
+  uint64_t max_sent() const { return max_sent_; }
   size_t capacity() const { return cap_; }
   size_t held() const { return static_cast<size_t>(end_ - acked_); }
   size_t unsent() const { return static_cast<size_t>(end_ - sent_); }
@@ -48,11 +50,12 @@ class ReplayRing {
   void MarkSent(size_t n);  // sent += n (n <= unsent())
 
   enum class AckResult { kOk, kStale, kBad };
-  // The peer has read `r` bytes in total: kOk (acked = r, may free space), kStale (r < acked: ignored), kBad
-  // (r > sent: the peer claims bytes never sent -- a protocol violation).
+  // The peer has read `r` bytes in total: kOk (acked = r, may free space; sent moves up to r if a rewind had put
+  // it below), kStale (r < acked: ignored), kBad (r > max_sent: the peer claims bytes never sent -- a protocol
+  // violation).
   AckResult Ack(uint64_t r);
   // A new leg 1 starts at the peer's counter `r`: acked = sent = r, so [r, end) will be sent again. False (and
-  // nothing changed) unless acked <= r <= sent.
+  // nothing changed) unless acked <= r <= max_sent.
   bool Rewind(uint64_t r);
   // Doubles the capacity up to `max_cap`, keeping the held bytes. False if already there or allocation failed.
   bool Grow(size_t max_cap);
@@ -60,7 +63,7 @@ class ReplayRing {
  private:
   uint8_t* buf_ = nullptr;
   size_t cap_ = 0;
-  uint64_t acked_ = 0, sent_ = 0, end_ = 0;
+  uint64_t acked_ = 0, sent_ = 0, max_sent_ = 0, end_ = 0;
   int Spans(uint64_t from, size_t n, iovec out[2]) const;
 };
 

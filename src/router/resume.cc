@@ -203,7 +203,7 @@ void Router::SendAck(uint32_t slot, uint8_t flags) {
   Relay& r = relays_[slot];
   if (links_[r.link].state != LinkState::kUp) return;  // the RESUME will carry the counter
   bool eof = r.dir[r.leg1].eof;
-  proto::AckMsg a{static_cast<uint8_t>(flags | (eof ? proto::kFlagEofSeen : 0)), r.id, r.r_bytes};
+  proto::AckMsg a{static_cast<uint8_t>(flags | (eof ? proto::kFlagEofSeen : 0)), r.id, r.r_bytes, r.leg_no};
   uint8_t b[proto::kAckSize];
   LinkQueue(r.link, b, proto::Encode(a, b, sizeof b));
   r.r_acked = r.r_bytes;
@@ -250,7 +250,10 @@ void Router::OnAck(uint32_t li, const proto::AckMsg& m) {
     return Reset(slot, "ACK beyond the bytes sent");
   }
   if ((m.flags & proto::kFlagEofSeen) && r.dir[1 - r.leg1].shut) r.peer_eof_seen = true;
-  if ((m.flags & proto::kFlagLegLost) && r.role == Role::kHomeRemote && r.state == RState::kEstablished) {
+  // LEG_LOST names the leg it lost: a report about an older leg (the peer sent it before our RESUME of a newer
+  // one reached it) must not tear down the current leg, or the two routers could replace legs forever.
+  if ((m.flags & proto::kFlagLegLost) && r.role == Role::kHomeRemote && r.state == RState::kEstablished &&
+      m.leg == r.leg_no) {
     Suspend(slot, "the peer router lost leg 1");
     if (!relays_.Live(slot, gen)) return;
   }
@@ -305,6 +308,7 @@ void Router::StartResume(uint32_t slot) {
   auto c = ConnectFrom(self_->peer.ip, links_[r.link].endpoint, &in_progress);
   if (!c) return ResumeFailed(slot, c.error().message().c_str());
   r.fd[leg] = c->Release();
+  ++r.leg_no;
   r.state = RState::kResuming;
   r.resume_sent = false;
   r.have = 0;
@@ -318,7 +322,7 @@ void Router::OnResumeEvent(uint32_t slot, uint32_t events) {
   if (!r.resume_sent) {
     if (int err = sysio::SocketError(r.fd[leg]); err != 0) return ResumeFailed(slot, strerror(err));
     if (events & (EPOLLERR | EPOLLHUP)) return ResumeFailed(slot, "hang-up while connecting");
-    proto::ResumeMsg m{static_cast<uint8_t>(r.dir[leg].eof ? proto::kFlagEofSeen : 0), r.id, r.r_bytes};
+    proto::ResumeMsg m{static_cast<uint8_t>(r.dir[leg].eof ? proto::kFlagEofSeen : 0), r.id, r.r_bytes, r.leg_no};
     uint8_t b[proto::kResumeSize];
     proto::Encode(m, b, sizeof b);
     ssize_t w = send(r.fd[leg], b, sizeof b, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -337,7 +341,7 @@ void Router::OnResumeEvent(uint32_t slot, uint32_t events) {
   if (r.have < proto::kResumeOkSize) return;
   proto::ResumeOkMsg m;
   size_t used;
-  if (proto::Decode(r.buf, r.have, &m, &used) != proto::Parse::kOk || m.relay_id != r.id)
+  if (proto::Decode(r.buf, r.have, &m, &used) != proto::Parse::kOk || m.relay_id != r.id || m.leg != r.leg_no)
     return Reset(slot, "bad RESUME_OK from the peer router");
   r.have = 0;
   if (m.code != proto::WireCode::kOk) {
@@ -378,7 +382,9 @@ void Router::ResumeFailed(uint32_t slot, const char* why) {
   LOG_INFO("relay %016llx: resume failed: %s (retry in %d ms)", U(r.id), why, r.resume_backoff_ms);
   ++recovery_.resume_failures;
   DelFromEpoll(slot, leg);
-  if (r.fd[leg] >= 0) close(r.fd[leg]);
+  // RST, never FIN: the peer may already have adopted this connection as leg 1, and a FIN on leg 1 means the
+  // application's end of stream (docs/outage.md, "Losing and regaining leg 1").
+  CloseRst(r.fd[leg]);
   r.fd[leg] = -1;
   r.state = RState::kSuspended;
   r.resume_sent = false;
@@ -394,7 +400,7 @@ void Router::AdoptResume(uint32_t tmp, const proto::ResumeMsg& m) {
   uint32_t slot = RelayBySlotId(m.relay_id);
   bool ok = slot != kMaxSlots && relays_[slot].role == Role::kPeer && !LinkCut(relays_[slot].link);
   auto answer = [&](proto::WireCode code, uint64_t r_bytes, uint8_t flags) {
-    proto::ResumeOkMsg a{flags, m.relay_id, r_bytes, code};
+    proto::ResumeOkMsg a{flags, m.relay_id, r_bytes, code, m.leg};
     uint8_t b[proto::kResumeOkSize];
     proto::Encode(a, b, sizeof b);
     return send(fd, b, sizeof b, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof b);
@@ -407,6 +413,15 @@ void Router::AdoptResume(uint32_t tmp, const proto::ResumeMsg& m) {
   }
   Relay& r = relays_[slot];
   int leg = r.leg1;
+  if (m.leg <= r.leg_no || m.r_bytes < r.ring.acked()) {
+    // A RESUME of a connection the home router has already given up on, read after a newer one (or after
+    // ACKs newer than it): refuse this connection only; the relay and its current leg are untouched.
+    LOG_DEBUG("relay %016llx: stale RESUME (leg %u, current %u) ignored", U(r.id), m.leg, r.leg_no);
+    CloseRst(fd);
+    t.fd[0] = -1;
+    t.in_epoll[0] = false;
+    return FreeRelay(tmp, proto::RelayState::kFailed, proto::WireCode::kConnReset);
+  }
   uint64_t sent_before = r.ring.sent();
   if (!r.ring.Rewind(m.r_bytes)) {
     LOG_WARN("relay %016llx: RESUME counter %llu outside [%llu, %llu]", U(r.id), U(m.r_bytes), U(r.ring.acked()),
@@ -430,6 +445,7 @@ void Router::AdoptResume(uint32_t tmp, const proto::ResumeMsg& m) {
   r.in_epoll[leg] = true;
   r.ev[leg] = EPOLLIN;
   r.replay_end = sent_before;
+  r.leg_no = m.leg;
   r.dir[1 - leg].shut = false;
   if ((m.flags & proto::kFlagEofSeen) && r.dir[1 - leg].eof && r.ring.unsent() == 0) r.peer_eof_seen = true;
   bool eof = r.dir[leg].eof;

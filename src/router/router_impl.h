@@ -121,6 +121,7 @@ struct Relay {
   int64_t resume_due_ms = 0;    // home: when to dial the next RESUME; peer: orphan deadline (0: none)
   int resume_backoff_ms = 0;
   uint32_t suspensions = 0;
+  uint32_t leg_no = 0;          // number of the current (or last) leg 1: 0 the first, +1 per RESUME (home counts)
 };
 
 // What LOOKUP answers for a node connection: live while `slot` is in use with `gen`, else a frozen final

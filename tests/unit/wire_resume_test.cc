@@ -16,11 +16,11 @@ namespace uvpn::proto {
 namespace {
 
 TEST(WireResume, AckLayoutAndRoundTrip) {
-  AckMsg a{kFlagEofSeen | kFlagLegLost, 0x0002000000000abcull, 0x0000000100000002ull};
+  AckMsg a{kFlagEofSeen | kFlagLegLost, 0x0002000000000abcull, 0x0000000100000002ull, 0x01020304};
   uint8_t b[kAckSize];
   ASSERT_EQ(Encode(a, b, sizeof b), kAckSize);
-  const uint8_t want[] = {0x55, 0x56, 0x50, 0x31, 16, 0x03, 0, 24,  0, 2, 0, 0, 0, 0, 0x0a, 0xbc,
-                          0,    0,    0,    1,    0,  0,    0, 2};
+  const uint8_t want[] = {0x55, 0x56, 0x50, 0x31, 16, 0x03, 0, 32, 0, 2, 0, 0, 0, 0, 0x0a, 0xbc,
+                          0,    0,    0,    1,    0,  0,    0, 2,  0, 0, 0, 0, 1, 2, 3,    4};
   ASSERT_EQ(sizeof want, sizeof b);
   EXPECT_EQ(0, memcmp(want, b, sizeof b));
   AckMsg d;
@@ -30,6 +30,10 @@ TEST(WireResume, AckLayoutAndRoundTrip) {
   EXPECT_EQ(d.flags, a.flags);
   EXPECT_EQ(d.relay_id, a.relay_id);
   EXPECT_EQ(d.r_bytes, a.r_bytes);
+  EXPECT_EQ(d.leg, a.leg);
+  b[24] = 1;  // reserved
+  EXPECT_EQ(Decode(b, sizeof b, &d, &used), Parse::kBad);
+  b[24] = 0;
   for (size_t k = 0; k < sizeof b; ++k) EXPECT_EQ(Decode(b, k, &d, &used), Parse::kNeedMore) << k;
   b[5] = 0x04;  // unknown flag
   EXPECT_EQ(Decode(b, sizeof b, &d, &used), Parse::kBad);
@@ -37,7 +41,7 @@ TEST(WireResume, AckLayoutAndRoundTrip) {
 }
 
 TEST(WireResume, ResumeAllowsOnlyEofFlag) {
-  ResumeMsg m{kFlagEofSeen, 42, 1000};
+  ResumeMsg m{kFlagEofSeen, 42, 1000, 3};
   uint8_t b[kResumeSize];
   ASSERT_EQ(Encode(m, b, sizeof b), kResumeSize);
   EXPECT_EQ(b[4], 17);
@@ -47,28 +51,31 @@ TEST(WireResume, ResumeAllowsOnlyEofFlag) {
   EXPECT_EQ(d.relay_id, 42u);
   EXPECT_EQ(d.r_bytes, 1000u);
   EXPECT_EQ(d.flags, kFlagEofSeen);
+  EXPECT_EQ(d.leg, 3u);
   b[5] = kFlagLegLost;
   EXPECT_EQ(Decode(b, sizeof b, &d, &used), Parse::kBad);
   // An ACK is not a RESUME.
-  AckMsg a{0, 42, 1000};
+  AckMsg a{0, 42, 1000, 3};
   Encode(a, b, sizeof b);
   EXPECT_EQ(Decode(b, sizeof b, &d, &used), Parse::kBad);
 }
 
 TEST(WireResume, ResumeOkCodeAndReserved) {
-  ResumeOkMsg m{0, 7, 9, WireCode::kConnReset};
+  ResumeOkMsg m{0, 7, 9, WireCode::kConnReset, 0xa0b0c0d0};
   uint8_t b[kResumeOkSize];
   ASSERT_EQ(Encode(m, b, sizeof b), kResumeOkSize);
   EXPECT_EQ(b[24], 0);
   EXPECT_EQ(b[25], 5);
+  EXPECT_EQ(b[28], 0xa0);
   ResumeOkMsg d;
   size_t used;
   ASSERT_EQ(Decode(b, sizeof b, &d, &used), Parse::kOk);
   EXPECT_EQ(d.code, WireCode::kConnReset);
+  EXPECT_EQ(d.leg, 0xa0b0c0d0u);
   std::vector<uint8_t> bad(b, b + sizeof b);
   bad[25] = kMaxWireCode + 1;
   EXPECT_EQ(Decode(bad.data(), bad.size(), &d, &used), Parse::kBad);
-  for (int i = 26; i < 32; ++i) {
+  for (int i = 26; i < 28; ++i) {
     std::vector<uint8_t> r(b, b + sizeof b);
     r[i] = 1;
     EXPECT_EQ(Decode(r.data(), r.size(), &d, &used), Parse::kBad) << "reserved byte " << i;
