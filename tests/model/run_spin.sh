@@ -9,10 +9,11 @@
 # Checks (bounds: N=2 bytes each way, ring of 1 byte, C cuts, MAXG leg-1 connections):
 #   1. design, safety: every assertion (no loss, no duplication, order, EOF only at the end, counters in bounds)
 #      over all interleavings with one cut; invalid end states ignored (-E, see 3).
-#   2. LEG_LOST tagged with the lost leg (-DLEGID): safety and liveness (ltl live: the relay always ends).
-#   3. design, liveness: reported, not required (UVPN_SPIN_STRICT=1 makes it required): LEG_LOST as specified
-#      carries no leg identity, so a late LEG_LOST about an old leg kills the new one, forever (header of
-#      resume.pml; the trail is printed).
+#   2. LEG_LOST tagged with the lost leg (-DLEGID), the protocol uvpn implements (docs/protocol.md section 10):
+#      safety and liveness (ltl live: the relay always ends).
+#   3. the first design, liveness: reported, not required (UVPN_SPIN_STRICT=1 makes it required): a LEG_LOST
+#      without a leg number lets a late report about an old leg kill the new one, forever -- the flaw that led to
+#      leg numbers (header of resume.pml; the trail is printed).
 # UVPN_SPIN_FULL=1 runs check 2 with two cuts and six connections (~6 M states, ~1 min, ~0.8 GB).
 # Usage: run_spin.sh [path/to/resume.pml]
 set -u
