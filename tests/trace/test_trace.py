@@ -316,10 +316,18 @@ class ProcessTests(TraceTest):
 
 
 class JobControlTests(TraceTest):
-    """SIGSTOP/SIGCONT of a tracee blocked in a trapped accept. Known race (docs/trace.md, "Differences"): in about
-    one run in ten the stop is lost and the tracee spins (state R) instead of stopping; registered in ctest as
-    DISABLED until the monitor's handling of an interrupted, restarted trapped call is fixed. Run it directly:
-    test_trace.py <uvpn_trace_run> JobControlTests."""
+    """SIGSTOP/SIGCONT of a tracee blocked in a trapped accept: the stop must hold (the program does not serve while
+    stopped) and SIGCONT must resume it, the interrupted accept restarting through the monitor (virtual peer intact).
+
+    Why the check waits for a *settled* stop: under ptrace every stop reads 't' in /proc, and the way from a blocked
+    accept to the group stop goes through three ptrace stops with the tracee running (state R) in between:
+    syscall-exit-stop (accept returns -ERESTARTSYS), signal-delivery-stop (SIGSTOP, which the monitor delivers),
+    then PTRACE_EVENT_STOP (the group stop, held with PTRACE_LISTEN). The earlier check left its poll loop on the
+    first 't' and read the state once more: when the first 't' was the exit stop or the signal-delivery stop, that
+    second read could see R (~1 run in 10-50 on a loaded machine). That was the "lost SIGSTOP" of issue 6: the stop
+    was never lost (docs/trace.md, "Differences from the preload library")."""
+
+    SETTLE = 0.1  # seconds of uninterrupted T/t: a ptrace stop in transit lasts microseconds
 
     def test_job_control_stop_and_continue(self):
         for mode in MODES:
@@ -328,18 +336,42 @@ class JobControlTests(TraceTest):
             p.line()
             kids = subprocess.run(["pgrep", "-P", str(p.p.pid)], capture_output=True, text=True).stdout.split()
             tracee = int(kids[0])
-            kids_info = [(k, _state(int(k)), _cmdline(int(k))) for k in kids]
             os.kill(tracee, signal.SIGSTOP)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and _state(tracee) not in ("T", "t"):
-                time.sleep(0.02)
-            self.assertIn(_state(tracee), ("T", "t"), f"SIGSTOP did not stop the tracee under {mode}; children {kids_info}, now {[(k, _state(int(k))) for k in kids]}")
-            os.kill(tracee, signal.SIGCONT)
+            settled, seen = _wait_settled_stop(tracee, self.SETTLE, 5)
+            self.assertTrue(settled, f"SIGSTOP did not stop the tracee under {mode}; states seen {seen}")
+            # Stopped means stopped: a connection that arrives now is not served until SIGCONT.
             s = self.router.dial(port, ("100.97.2.20", 5555), (VIP, port), payload=b"go")
+            s.settimeout(0.3)
+            with self.assertRaises(socket.timeout, msg=f"the stopped tracee served a connection under {mode}"):
+                s.recv(2)
+            self.assertIn(_state(tracee), ("T", "t"), mode)
+            os.kill(tracee, signal.SIGCONT)
+            s.settimeout(5)
             self.assertEqual(recv_exact(s, 2), b"go")
             self.assertEqual(p.line()["addr"], "100.97.2.20:5555")
             s.close()
             self.assertEqual(p.wait(), 0)
+
+
+def _wait_settled_stop(pid, settle, timeout):
+    """Polls the state of pid until it has read T or t without interruption for `settle` seconds, or `timeout`.
+    Returns (settled, the run-length-compressed list of states seen)."""
+    seen = []
+    since = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = _state(pid)
+        if not seen or seen[-1] != st:
+            seen.append(st)
+        now = time.monotonic()
+        if st in ("T", "t"):
+            since = now if since is None else since
+            if now - since >= settle:
+                return True, seen
+        else:
+            since = None
+        time.sleep(0.005)
+    return False, seen
 
 
 def _cmdline(pid):
