@@ -398,7 +398,16 @@ void Router::AdoptResume(uint32_t tmp, const proto::ResumeMsg& m) {
   Relay& t = relays_[tmp];
   int fd = t.fd[0];
   uint32_t slot = RelayBySlotId(m.relay_id);
-  bool ok = slot != kMaxSlots && relays_[slot].role == Role::kPeer && !LinkCut(relays_[slot].link);
+  if (slot != kMaxSlots && LinkCut(relays_[slot].link)) {
+    // `uvpn chaos cut`: behave like the network, not like a router that forgot the relay (that answer would
+    // make the home router reset it). The home router retries when the link is back.
+    LOG_DEBUG("relay %016llx: RESUME during a chaos cut: connection reset", U(m.relay_id));
+    CloseRst(fd);
+    t.fd[0] = -1;
+    t.in_epoll[0] = false;
+    return FreeRelay(tmp, proto::RelayState::kFailed, proto::WireCode::kConnReset);
+  }
+  bool ok = slot != kMaxSlots && relays_[slot].role == Role::kPeer;
   auto answer = [&](proto::WireCode code, uint64_t r_bytes, uint8_t flags) {
     proto::ResumeOkMsg a{flags, m.relay_id, r_bytes, code, m.leg};
     uint8_t b[proto::kResumeOkSize];
