@@ -80,6 +80,9 @@ bool Router::PumpRing(uint32_t slot) {
     Reset(slot, "out of memory for the replay ring");
     return false;
   }
+  // A short read means the socket is drained and a short write that it is full: no second attempt in this call
+  // (epoll says when there is more), so the steady state costs one readv and one sendmsg per wakeup.
+  bool src_dry = false, sink_full = false;
   for (int round = 0; round < 4; ++round) {
     bool progress = false;
     bool up = r.state == RState::kEstablished && r.fd[leg] >= 0;
@@ -106,20 +109,24 @@ bool Router::PumpRing(uint32_t slot) {
       if (r.ring.Grow(opt_.replay_window)) ring_extra_ += r.ring.capacity() - before;
     }
     if (!out.eof && spill_empty && r.ring.free_space() > 0) {
-      int k = r.ring.FreeSpans(sp);
-      ssize_t n = readv(r.fd[node], sp, k);
-      if (n > 0) {
-        r.ring.Commit(static_cast<size_t>(n));
-        r.dir[leg].streak = 0;
-        if (out.streak < kBulkStreak) ++out.streak;
-        if (out.streak >= kBulkStreak) bulk_seen_ = true;
-        progress = true;
-      } else if (n == 0) {
-        out.eof = true;
-        progress = true;
-      } else if (errno != EAGAIN && errno != EINTR) {
-        Reset(slot, strerror(errno));
-        return false;
+      if (!src_dry) {
+        int k = r.ring.FreeSpans(sp);
+        size_t want = r.ring.free_space();
+        ssize_t n = readv(r.fd[node], sp, k);
+        if (n < 0 || static_cast<size_t>(n) < want) src_dry = true;
+        if (n > 0) {
+          r.ring.Commit(static_cast<size_t>(n));
+          r.dir[leg].streak = 0;
+          if (out.streak < kBulkStreak) ++out.streak;
+          if (out.streak >= kBulkStreak) bulk_seen_ = true;
+          progress = true;
+        } else if (n == 0) {
+          out.eof = true;
+          progress = true;
+        } else if (errno != EAGAIN && errno != EINTR) {
+          Reset(slot, strerror(errno));
+          return false;
+        }
       }
     } else if (!out.eof && suspended && r.ring.free_space() == 0 && spill_bytes_ < opt_.spill_quota) {
       if (!r.spill) {
@@ -154,12 +161,14 @@ bool Router::PumpRing(uint32_t slot) {
       }
     }
     // 3. The ring into leg 1.
-    if (up && r.ring.unsent() > 0) {
+    if (up && r.ring.unsent() > 0 && !sink_full) {
       int k = r.ring.UnsentSpans(sp);
       msghdr mh{};
       mh.msg_iov = sp;
       mh.msg_iovlen = static_cast<size_t>(k);
+      size_t want = r.ring.unsent();
       ssize_t n = sendmsg(r.fd[leg], &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 || static_cast<size_t>(n) < want) sink_full = true;
       if (n > 0) {
         uint64_t from = r.ring.sent();
         r.ring.MarkSent(static_cast<size_t>(n));
