@@ -1,8 +1,14 @@
-// uvpn session new: builds a route table from the command line, validates it, and writes .uvpn_route_<id>.
+// uvpn session new: builds a route table from the command line, validates it, and writes .uvpn_route_<id> and,
+// beside it, the session secret .uvpn_secret_<id> (docs/security.md; routes/secret.h).
 // Subnets not given are assigned in site order: the k-th site gets the k-th /24 of the network (k from 1).
+// Re-running with the same id and dir rewrites the route file (as before) but keeps the existing secret, which must
+// load cleanly (mode 0600, owned by the user, well-formed) or the command fails before writing anything: a session's
+// sites share one secret, so it is never replaced silently. Output: the route file's path, then the secret's path,
+// one per line (after the table when --print is given). The secret itself is never printed.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -10,6 +16,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "routes/routes.h"
+#include "routes/secret.h"
 
 namespace uvpn::cli {
 namespace {
@@ -106,12 +113,25 @@ int SessionMain(int argc, char** argv) {
   std::string dir = args->get("dir");
   if (dir.empty()) dir = getenv("HOME") != nullptr ? getenv("HOME") : ".";
   std::string path = dir + "/" + routes::FileName(t.session);
+  std::string secret_path = routes::SecretPath(path);
+  if (Status st = routes::CreateSecret(secret_path); !st.ok()) {
+    if (st.code() != EEXIST) {
+      fprintf(stderr, "uvpn session new: %s\n", st.message().c_str());
+      return kExitUvpnError;
+    }
+    auto existing = routes::LoadSecret(secret_path);  // kept, but only if it is a valid secret
+    if (!existing) {
+      fprintf(stderr, "uvpn session new: existing session secret unusable: %s (fix or remove it)\n",
+              existing.error().message().c_str());
+      return kExitUvpnError;
+    }
+  }
   if (Status st = routes::Save(t, path); !st.ok()) {
     fprintf(stderr, "uvpn session new: %s\n", st.message().c_str());
     return kExitUvpnError;
   }
   if (args->has("print")) fputs(routes::Format(t).c_str(), stdout);
-  printf("%s\n", path.c_str());
+  printf("%s\n%s\n", path.c_str(), secret_path.c_str());
   return 0;
 }
 
