@@ -104,12 +104,9 @@ void Router::Broadcast(const uint8_t* p, size_t n) {
 }
 
 void Router::LinkSend(uint32_t li, const uint8_t* p, size_t n) {
-  Link& l = links_[li];
-  if (l.fd < 0 || n == 0) return;
-  if (l.out.size() - l.out_off + n > kMaxLinkOut) return LinkDown(li, "peer router does not read");
-  l.out.insert(l.out.end(), p, p + n);
-  l.last_sent_ms = now_ms_;
-  LinkFlush(li);
+  uint32_t gen = links_[li].gen;
+  LinkQueue(li, p, n);
+  if (links_[li].fd >= 0 && links_[li].gen == gen) LinkFlush(li);
 }
 
 void Router::LinkQueue(uint32_t li, const uint8_t* p, size_t n) {
