@@ -683,7 +683,10 @@ void Router::UpdateInterest(uint32_t slot) {
 void Router::MaybeFinish(uint32_t slot) {
   Relay& r = relays_[slot];
   if (!(r.dir[0].shut && r.dir[1].shut)) return;
-  if (r.resumable && !Finished(r)) return UpdateInterest(slot);  // wait for the peer's final ACK
+  if (r.resumable && !Finished(r)) {  // wait for the peer's final ACK (bounded: ResumeTick)
+    if (r.done_ms == 0) r.done_ms = now_ms_;
+    return UpdateInterest(slot);
+  }
   LOG_DEBUG("relay %016llx closed (fwd %llu rev %llu bytes)", static_cast<unsigned long long>(r.id),
             static_cast<unsigned long long>(r.dir[0].bytes), static_cast<unsigned long long>(r.dir[1].bytes));
   FreeRelay(slot, proto::RelayState::kClosed, WireCode::kOk);

@@ -31,8 +31,13 @@ namespace {
 
 constexpr uint64_t kAckEvery = 16 * 1024;  // ACK at least this often (bytes read from leg 1)
 constexpr int64_t kOrphanMs = 10000;       // peer: a suspended relay no RESUME reclaims after the link is up
-constexpr int64_t kResumeTimeoutMs = 5000;  // home: RESUME sent, no RESUME_OK
+constexpr int64_t kResumeTimeoutMs = 3000;  // home: RESUME sent, no RESUME_OK (a peer answers at once)
 constexpr int kFirstResumeBackoffMs = 50;
+// A peer router that is reachable (its link is up) but fails this many RESUMEs in a row cannot or will not
+// resume: the relay is reset rather than held until the outage deadline (a broken or hostile peer).
+constexpr uint8_t kMaxFailedResumes = 5;
+// A relay that ended both ways here waits this long for the peer's final ACK while the link is up.
+constexpr int64_t kFinalAckMs = 5000;
 
 unsigned long long U(uint64_t v) { return static_cast<unsigned long long>(v); }
 
@@ -347,6 +352,16 @@ void Router::OnResumeEvent(uint32_t slot, uint32_t events) {
     return ResumeFailed(slot, strerror(errno));
   }
   r.have = static_cast<uint8_t>(r.have + n);
+  if (r.have >= proto::kPrefixSize) {
+    // Anything but a RESUME_OK (a STATUS, garbage) is a peer that does not speak this protocol: retrying
+    // cannot help.
+    proto::MsgType type;
+    size_t total = 0;
+    if (proto::PeekPrefix(r.buf, r.have, &type, &total) != proto::Parse::kOk || type != proto::MsgType::kResumeOk) {
+      r.quiet_reset = true;
+      return Reset(slot, "the peer router answered RESUME with something else than RESUME_OK");
+    }
+  }
   if (r.have < proto::kResumeOkSize) return;
   proto::ResumeOkMsg m;
   size_t used;
@@ -377,6 +392,7 @@ void Router::OnResumeEvent(uint32_t slot, uint32_t events) {
   r.suspended_ms = 0;
   r.resume_due_ms = 0;
   r.deadline_ms = 0;
+  r.failed_resumes = 0;
   r.r_acked = r.r_bytes;  // RESUME carried it
   ++recovery_.resumes;
   uint32_t gen = relays_.Gen(slot);
@@ -390,6 +406,11 @@ void Router::ResumeFailed(uint32_t slot, const char* why) {
   int leg = r.leg1;
   LOG_INFO("relay %016llx: resume failed: %s (retry in %d ms)", U(r.id), why, r.resume_backoff_ms);
   ++recovery_.resume_failures;
+  if (links_[r.link].state == LinkState::kUp && !LinkCut(r.link) && ++r.failed_resumes >= kMaxFailedResumes) {
+    LOG_WARN("relay %016llx: %u RESUMEs failed while the peer router is reachable: reset", U(r.id),
+             static_cast<unsigned>(r.failed_resumes));
+    return Reset(slot, "the peer router does not resume");
+  }
   DelFromEpoll(slot, leg);
   // RST, never FIN: the peer may already have adopted this connection as leg 1, and a FIN on leg 1 means the
   // application's end of stream (docs/outage.md, "Losing and regaining leg 1").
@@ -493,7 +514,22 @@ void Router::ResumeTick() {
   for (uint32_t i = 0; i < relays_.end(); ++i) {
     if (!relays_.InUse(i)) continue;
     Relay& r = relays_[i];
-    if (!r.resumable || (r.state != RState::kSuspended && r.state != RState::kResuming)) continue;
+    if (!r.resumable) continue;
+    if (r.state == RState::kEstablished && r.done_ms != 0 && now_ms_ - r.done_ms > kFinalAckMs &&
+        links_[r.link].state == LinkState::kUp) {
+      // Ended both ways here; the peer, reachable, never sent its final ACK (a broken or hostile peer).
+      r.quiet_reset = true;
+      if (r.ring.acked() == r.ring.end()) {
+        LOG_DEBUG("relay %016llx: no final ACK (EOF) from the peer router: closed", U(r.id));
+        FreeRelay(i, proto::RelayState::kClosed, proto::WireCode::kOk);
+      } else {
+        LOG_WARN("relay %016llx: %llu bytes never acknowledged by the reachable peer router: reset", U(r.id),
+                 U(r.ring.end() - r.ring.acked()));
+        Reset(i, "no final ACK");
+      }
+      continue;
+    }
+    if (r.state != RState::kSuspended && r.state != RState::kResuming) continue;
     if (now_ms_ - r.suspended_ms > deadline) {
       ++recovery_.deadline_resets;
       LOG_WARN("relay %016llx: link down for more than %d s: reset", U(r.id), opt_.outage_deadline_s);
@@ -529,6 +565,7 @@ void Router::OnLinkUp(uint32_t li) {
     if (!r.resumable || r.link != li || r.state != RState::kSuspended) continue;
     if (r.role == Role::kHomeRemote) {
       r.resume_backoff_ms = kFirstResumeBackoffMs;
+      r.failed_resumes = 0;
       StartResume(i);
     } else {
       r.resume_due_ms = now_ms_ + kOrphanMs;

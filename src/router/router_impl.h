@@ -122,6 +122,8 @@ struct Relay {
   int resume_backoff_ms = 0;
   uint32_t suspensions = 0;
   uint32_t leg_no = 0;          // number of the current (or last) leg 1: 0 the first, +1 per RESUME (home counts)
+  uint8_t failed_resumes = 0;   // home: RESUME attempts failed in a row while the link was up
+  int64_t done_ms = 0;          // both directions ended here, waiting for the peer's final ACK since
 };
 
 // What LOOKUP answers for a node connection: live while `slot` is in use with `gen`, else a frozen final

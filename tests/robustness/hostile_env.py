@@ -379,6 +379,12 @@ class FakePeer:
                     except OSError:
                         break
                 return c.close()
+            if msg[4] == w.T_RESUME:
+                # Outside the misbehaviour under test, speak the protocol: a peer that does not know the relay
+                # (it holds no relays) says so, and router a resets the relay at once.
+                relay_id, leg = struct.unpack(">Q", msg[8:16])[0], struct.unpack(">I", msg[28:32])[0]
+                c.sendall(w.resume_ok(relay_id, 0, 5, leg))
+                return c.close()
             if mode == "ok":
                 c.sendall(status_msg(0))
             elif mode.startswith("err-"):

@@ -213,7 +213,9 @@ def test_cross_site(env, na, nb, want_status=True, size_a=4 << 20, size_b=2 << 2
           h["dst_port"] == port and h["relay_id"] != 0 and h["flags"] == 0, f"{tag}: hop-2 header {h}")
     check(peer[0] == "127.0.0.2", f"{tag}: leg 2 comes from router b's address ({peer[0]})")
 
-    # LOOKUP on both ends while established.
+    # LOOKUP on both ends while established. Without WANT_STATUS the home router may not have read the peer's
+    # STATUS yet when leg 2 is accepted: it is established within moments.
+    env.wait_for(lambda: (do_lookup(env.a_node, "127.0.0.10", aport, env.a_node[1]) or {}).get("state") == 2, 3)
     r = do_lookup(env.a_node, "127.0.0.10", aport, env.a_node[1])
     check(r is not None and r["state"] == 2 and r["local"] == (na.vip, aport) and r["peer"] == (nb.vip, port),
           f"{tag}: LOOKUP at home router {r}")

@@ -4,7 +4,14 @@ import struct
 MAGIC = b"UVP1"
 T_CONN, T_STATUS, T_REGISTER, T_REGISTER_OK, T_REGISTER_ERR, T_HEARTBEAT, T_LOOKUP, T_LOOKUP_REPLY, T_HELLO, \
     T_NODE_ADD, T_NODE_DEL = range(1, 12)
+T_ACK, T_RESUME, T_RESUME_OK, T_RELAY_RESET = range(16, 20)  # outage recovery, section 10
 WANT_STATUS = 1
+RESUMABLE = 2
+
+
+def resume_ok(relay_id, r_bytes, code, leg):
+    """RESUME_OK (section 10): relay_id, r_bytes, code, 2 reserved, leg."""
+    return prefix(T_RESUME_OK, 0, 32) + struct.pack(">QQH2xI", relay_id, r_bytes, code, leg)
 CODES = {0: "ok", 1: "ECONNREFUSED", 2: "EHOSTUNREACH", 3: "ENETUNREACH", 4: "ETIMEDOUT", 5: "ECONNRESET",
          6: "EACCES", 7: "EPROTO"}
 
