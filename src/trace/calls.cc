@@ -50,6 +50,8 @@ Next WriteName(pid_t tid, uint64_t addr, uint64_t lenp, int32_t len0, const Endp
 
 }  // namespace
 
+Calls::Calls(const Options& opt) : opt_(opt), dgram_(proto::kUdpHeaderSize + 65536) {}
+
 Next Calls::OnEntry(pid_t tid, pid_t tgid, const CallInfo& c, ExitWatch* watch) {
   *watch = ExitWatch{};
   ++trapped_;
@@ -84,14 +86,22 @@ Next Calls::OnEntry(pid_t tid, pid_t tgid, const CallInfo& c, ExitWatch* watch) 
       }
       return Run();
     }
+    case SYS_sendto:
+      if (a[4] != 0) return SendTo(tid, tgid, a);
+      return UdpData(tid, tgid, c.nr, a, watch);
+    case SYS_recvfrom:
+      if (a[4] != 0) return RecvFrom(tid, tgid, a, watch);
+      return UdpData(tid, tgid, c.nr, a, watch);
     case SYS_io_uring_setup:
       return Skip(-ENOSYS);
     default:
+      if (IsDataCall(c.nr)) return UdpData(tid, tgid, c.nr, a, watch);
       return Run();
   }
 }
 
 Next Calls::OnExit(pid_t tid, pid_t tgid, const ExitWatch& w, int64_t ret) {
+  if (w.udp_recv) return RecvExit(tid, w, ret);
   if (!w.accept || ret < 0) return Run();
   return AcceptExit(tid, tgid, w, static_cast<int>(ret));
 }
@@ -108,7 +118,7 @@ Next Calls::Connect(pid_t tid, pid_t tgid, const uint64_t* a) {
   int d = TakeFd(tgid, static_cast<int>(a[0]));
   if (d < 0) return Run();
   auto sock = std::make_shared<sysio::Fd>(d);
-  if (!IsStream(d)) return Run();  // UDP to a virtual address: untouched for now
+  if (!IsStream(d)) return UdpConnect(tgid, static_cast<int>(a[0]), sock, dst, v6);
   uint64_t ino = InodeOf(d);
   Entry e;
   Endpoint peer, local;
@@ -311,7 +321,7 @@ Next Calls::VirtualOf(const SharedFd& sock, const Endpoint& local, const Endpoin
   uint64_t ino = InodeOf(sock->get());
   Entry e;
   if (cache_.Find(ino, &e) && e.real_local == local && e.real_peer == peer) {
-    if (e.kind == Kind::kClient || e.kind == Kind::kAccepted) return then(true, e);
+    if (e.kind == Kind::kClient || e.kind == Kind::kAccepted || e.kind == Kind::kUdpConnected) return then(true, e);
     if (e.kind == Kind::kNotOverlay) return then(false, e);
   }
   if (peer.ip != opt_.router.ip) return then(false, Entry{});

@@ -25,8 +25,9 @@ constexpr uint32_t kX32Bit = 0x40000000;
 constexpr uint32_t kOffNr = offsetof(seccomp_data, nr);
 constexpr uint32_t kOffArch = offsetof(seccomp_data, arch);
 constexpr uint32_t ArgLow(int i) { return offsetof(seccomp_data, args) + 8 * i; }
+constexpr uint32_t ArgHigh(int i) { return ArgLow(i) + 4; }
 
-enum Label { kAllow, kTrace, kNoSys, kSockopt, kClone, kNumLabels };
+enum Label { kAllow, kTrace, kNoSys, kSockopt, kClone, kArg4, kNumLabels };
 
 class Asm {
  public:
@@ -62,7 +63,33 @@ class Asm {
 constexpr long kTraced[] = {SYS_connect, SYS_bind, SYS_accept, SYS_accept4, SYS_getsockname, SYS_getpeername,
                             SYS_clone3};
 
+constexpr long kData[] = {SYS_read,     SYS_write,   SYS_readv,   SYS_writev,   SYS_sendto,
+                          SYS_recvfrom, SYS_sendmsg, SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg};
+
 }  // namespace
+
+bool IsDataCall(long nr) {
+  for (long d : kData)
+    if (nr == d) return true;
+  return false;
+}
+
+std::vector<sock_filter> BuildFdFilter(int fd) {
+  Asm a;
+  a.Load(kOffArch);
+  a.Jump(BPF_JEQ, AUDIT_ARCH_X86_64, -1, kAllow);
+  a.Load(kOffNr);
+  for (long nr : kData) a.Jump(BPF_JEQ, static_cast<uint32_t>(nr), kArg4, -1);
+  a.Jump(BPF_JEQ, 0, kAllow, kAllow);  // unconditional
+  a.Mark(kArg4);                       // here: the descriptor check
+  a.Load(ArgLow(0));
+  a.Jump(BPF_JEQ, static_cast<uint32_t>(fd), kTrace, kAllow);
+  a.Mark(kAllow);
+  a.Ret(SECCOMP_RET_ALLOW);
+  a.Mark(kTrace);
+  a.Ret(SECCOMP_RET_TRACE);
+  return a.Finish();
+}
 
 std::vector<sock_filter> BuildFilter() {
   Asm a;
@@ -73,6 +100,8 @@ std::vector<sock_filter> BuildFilter() {
   for (long nr : kTraced) a.Jump(BPF_JEQ, static_cast<uint32_t>(nr), kTrace, -1);
   a.Jump(BPF_JEQ, SYS_getsockopt, kSockopt, -1);
   a.Jump(BPF_JEQ, SYS_clone, kClone, -1);
+  a.Jump(BPF_JEQ, SYS_sendto, kArg4, -1);    // with a destination address (docs/trace.md "UDP")
+  a.Jump(BPF_JEQ, SYS_recvfrom, kArg4, -1);  // with a source address buffer
   a.Jump(BPF_JEQ, SYS_io_uring_setup, kNoSys, kAllow);
   a.Mark(kSockopt);
   a.Load(ArgLow(1));
@@ -82,6 +111,11 @@ std::vector<sock_filter> BuildFilter() {
   a.Mark(kClone);
   a.Load(ArgLow(0));
   a.Jump(BPF_JSET, CLONE_UNTRACED, kTrace, kAllow);
+  a.Mark(kArg4);  // args[4] != NULL (both halves: a pointer's low word may be 0)
+  a.Load(ArgLow(4));
+  a.Jump(BPF_JEQ, 0, -1, kTrace);
+  a.Load(ArgHigh(4));
+  a.Jump(BPF_JEQ, 0, kAllow, kTrace);
   a.Mark(kAllow);
   a.Ret(SECCOMP_RET_ALLOW);
   a.Mark(kTrace);
@@ -110,6 +144,7 @@ bool Interesting(long nr, const uint64_t args[6]) {
   if (nr == SYS_getsockopt)
     return static_cast<uint32_t>(args[1]) == SOL_SOCKET && static_cast<uint32_t>(args[2]) == SO_ERROR;
   if (nr == SYS_clone) return (static_cast<uint32_t>(args[0]) & CLONE_UNTRACED) != 0;
+  if (nr == SYS_sendto || nr == SYS_recvfrom) return args[4] != 0;
   return nr == SYS_io_uring_setup;
 }
 

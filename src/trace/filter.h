@@ -1,7 +1,8 @@
 // The seccomp filter of `--mode ptrace` and the predicate that mirrors it in `--mode ptrace-all`
 // (docs/trace.md, "The filter"). The filter is a classic BPF program: arch check, then a linear list of
 // syscall numbers (a dozen compares; every allowed call takes the same short path), with argument checks for
-// getsockopt (SOL_SOCKET/SO_ERROR only) and clone (CLONE_UNTRACED only).
+// getsockopt (SOL_SOCKET/SO_ERROR only), clone (CLONE_UNTRACED only), sendto (a destination address) and
+// recvfrom (a source address buffer): send()/recv() of a TCP program pass NULL there and never stop.
 #pragma once
 
 #include <linux/filter.h>
@@ -13,6 +14,12 @@ namespace uvpn::trace {
 
 // The program (built at start-up, before fork: the child must not allocate).
 std::vector<sock_filter> BuildFilter();
+
+// The filter the monitor injects into a process whose UDP socket `fd` was connected (or sent) to a virtual
+// address (docs/trace.md "UDP"): SECCOMP_RET_TRACE for the data calls (IsDataCall) on that descriptor, allow otherwise.
+std::vector<sock_filter> BuildFdFilter(int fd);
+// read, write, readv, writev, sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg.
+bool IsDataCall(long nr);
 
 // Installs `prog` in the calling thread (inherited by children and across execve). Tries without
 // NO_NEW_PRIVS first (allowed with CAP_SYS_ADMIN), else sets NO_NEW_PRIVS. Async-signal-safe (runs in the

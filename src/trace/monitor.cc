@@ -5,18 +5,24 @@
 // when the exit stop of its current call is wanted). A trapped call is handed to Calls, which answers at once
 // (run the call, or skip it with a return value) or with an Op: the thread then stays in its stop while the Op
 // waits in this loop. With no Op pending, the loop is a blocking waitpid(-1, __WALL); with Ops pending it polls
-// a signalfd for SIGCHLD plus the Ops' fds, and drains waitpid(WNOHANG) after each SIGCHLD.
+// a signalfd for SIGCHLD plus the Ops' fds, and drains waitpid(WNOHANG) after each SIGCHLD. A third answer,
+// Verdict::kArm (a UDP socket connected or sending to a virtual address), makes the thread run seccomp() in place
+// of its (already performed or skipped) call to add a
+// descriptor filter, then puts its registers back at the exit stop (docs/trace.md "UDP").
 //
 // Tracee bookkeeping: a task is known from the fork/clone event of its parent or from its first stop, whichever
 // comes first; auto-attached tasks start with a PTRACE_EVENT_STOP (SIGTRAP) that is simply resumed; later
 // PTRACE_EVENT_STOPs carrying a stop signal are group stops, held with PTRACE_LISTEN. The loop ends when no
 // tracee is left (waitpid says ECHILD).
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +61,10 @@ struct Thread {
   ExitWatch watch;         // exit stop wanted for this
   bool set_ret = false;    // ptrace-all: a skipped call whose value must be written again at the exit stop
   int64_t ret = 0;
+  int arming = 0;          // Verdict::kArm: 1 an injected mmap() runs in place of the call, 2 then seccomp()
+  int arm_fd = -1;
+  int64_t arm_fail = 0;    // arming: the return value if the kernel refuses the filter
+  Regs saved;              // arming: the registers of the replaced call
 };
 
 struct Stats {
@@ -74,6 +84,8 @@ class Monitor {
   void OnExitStop(pid_t tid, Thread& t, const CallInfo& c);
   void Settle(pid_t tid, Thread& t, Next next);
   void Apply(pid_t tid, Thread& t, const Verdict& v);
+  bool Arm(pid_t tid, Thread& t, const Verdict& v);
+  bool WriteFdFilter(pid_t tid, uint64_t page, int fd);
   void Resume(pid_t tid, const Thread& t, int sig = 0);
   void StepOps(const std::vector<pollfd>& pfds, const std::vector<pid_t>& owners);
   pid_t Tgid(pid_t tid, Thread& t) {
@@ -87,15 +99,73 @@ class Monitor {
   int main_status_ = -1;
   std::unordered_map<pid_t, Thread> threads_;
   std::map<pid_t, std::unique_ptr<Op>> ops_;  // by stopped thread
+  // By process: a page mapped for descriptor filters (Arm), in kScratchSlots slots used in turn.
+  struct Scratch {
+    uint64_t page = 0;
+    uint64_t next = 0;
+  };
+  static constexpr uint64_t kScratchSlot = 256, kScratchSlots = 16;  // a filter + fprog: 168 bytes
+  std::unordered_map<pid_t, Scratch> scratch_;
   Stats stats_;
 };
 
 void Monitor::Resume(pid_t tid, const Thread& t, int sig) {
-  bool syscall = opt_.mode == Mode::kPtraceAll || t.watch.accept || t.set_ret;
+  bool syscall = opt_.mode == Mode::kPtraceAll || t.watch.any() || t.set_ret || t.arming;
   (void)ptrace(syscall ? PTRACE_SYSCALL : PTRACE_CONT, tid, nullptr, reinterpret_cast<void*>(sig));
 }
 
+// Replaces the call at t's seccomp stop by seccomp(SET_MODE_FILTER, TSYNC, BuildFdFilter(v.fd)) run by the
+// thread. The program is written to a page of the process's own (scratch_), mapped first by an injected mmap()
+// when the process has none yet: then the thread reissues its syscall instruction as seccomp() at the mmap's exit
+// stop. (Not below the stack pointer: a Go goroutine's stack may end a few hundred bytes below it.) The exit stop
+// of seccomp() (OnExitStop) puts the registers back with the call's return value v.ret.
+bool Monitor::Arm(pid_t tid, Thread& t, const Verdict& v) {
+  if (t.stop != StopKind::kSeccomp || !GetRegs(tid, &t.saved)) return false;
+  pid_t tgid = Tgid(tid, t);
+  auto it = scratch_.find(tgid);
+  bool ok;
+  if (it != scratch_.end()) {
+    // One slot per arming in flight: threads of one process arming at once must not share a program.
+    uint64_t slot = it->second.page + (it->second.next++ % kScratchSlots) * kScratchSlot;
+    ok = WriteFdFilter(tid, slot, v.fd) &&
+         SetCall(tid, SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, slot);
+  } else {
+    ok = SetCall(tid, SYS_mmap, 0, kScratchSlots * kScratchSlot, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, static_cast<uint64_t>(-1), 0);
+  }
+  if (!ok) return false;
+  t.arming = it != scratch_.end() ? 2 : 1;
+  t.arm_fd = v.fd;
+  t.arm_fail = v.fail;
+  t.ret = v.ret;
+  return true;
+}
+
+// The filter for fd and its sock_fprog at `page` (a slot: fprog first, the program 16 bytes in).
+bool Monitor::WriteFdFilter(pid_t tid, uint64_t page, int fd) {
+  std::vector<sock_filter> prog = BuildFdFilter(fd);
+  if (16 + prog.size() * sizeof(sock_filter) > kScratchSlot) return false;
+  struct {
+    uint16_t len;
+    uint8_t pad[6];
+    uint64_t filter;
+  } fprog = {static_cast<uint16_t>(prog.size()), {}, page + 16};
+  return WriteMem(tid, page + 16, prog.data(), prog.size() * sizeof(sock_filter)) &&
+         WriteMem(tid, page, &fprog, sizeof fprog);
+}
+
 void Monitor::Apply(pid_t tid, Thread& t, const Verdict& v) {
+  if (v.kind == Verdict::kArm) {
+    if (Arm(tid, t, v)) {
+      t.stop = StopKind::kNone;
+      t.watch = ExitWatch{};
+      Resume(tid, t);
+      return;
+    }
+    calls_.ArmFailed(Tgid(tid, t), v.fd, -EFAULT);
+    Apply(tid, t, Verdict::Skip(v.fail));
+    return;
+  }
   if (v.kind == Verdict::kSkip) {
     if (t.stop == StopKind::kExit) {
       (void)SetReturn(tid, v.ret);
@@ -123,7 +193,10 @@ void Monitor::Settle(pid_t tid, Thread& t, Next next) {
 
 void Monitor::OnCall(pid_t tid, Thread& t, const CallInfo& c) {
   t.stop = c.kind;
-  if (!Interesting(c.nr, c.args)) {
+  // A data call stops in ptrace mode only through an injected descriptor filter; in ptrace-all, every call
+  // stops and those on descriptors once connected to a virtual address are handled.
+  bool data = IsDataCall(c.nr) && (c.kind == StopKind::kSeccomp || calls_.ArmedFd(c.args[0]));
+  if (!data && !Interesting(c.nr, c.args)) {
     t.stop = StopKind::kNone;
     Resume(tid, t);
     return;
@@ -133,6 +206,32 @@ void Monitor::OnCall(pid_t tid, Thread& t, const CallInfo& c) {
 
 void Monitor::OnExitStop(pid_t tid, Thread& t, const CallInfo& c) {
   t.stop = StopKind::kExit;
+  if (t.arming == 1) {  // the injected mmap() returned c.ret: keep the page, reissue the call as seccomp()
+    pid_t tgid = Tgid(tid, t);
+    uint64_t page = static_cast<uint64_t>(c.ret);
+    if (c.ret > 0 && WriteFdFilter(tid, page, t.arm_fd) &&
+        Reissue(tid, t.saved, SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, page)) {
+      scratch_[tgid] = Scratch{page, 1};  // slot 0 is this thread's
+      t.arming = 2;
+      t.stop = StopKind::kNone;
+      Resume(tid, t);  // PTRACE_SYSCALL: an entry stop (passed through), then the exit stop below
+      return;
+    }
+    t.arming = 0;
+    (void)SetRegs(tid, t.saved);
+    calls_.ArmFailed(tgid, t.arm_fd, c.ret);
+    Apply(tid, t, Verdict::Skip(t.arm_fail));
+    return;
+  }
+  // The injected seccomp() returned c.ret: back to the replaced call, with its result. (After a reissue, a signal
+  // handler may run first and make calls of its own: their exit stops are not this one.)
+  if (t.arming == 2 && CurrentNr(tid) == SYS_seccomp) {
+    t.arming = 0;
+    (void)SetRegs(tid, t.saved);
+    if (c.ret != 0) calls_.ArmFailed(Tgid(tid, t), t.arm_fd, c.ret);
+    Apply(tid, t, Verdict::Skip(c.ret == 0 ? t.ret : t.arm_fail));
+    return;
+  }
   if (t.set_ret) {
     t.set_ret = false;
     Apply(tid, t, Verdict::Skip(t.ret));
@@ -140,7 +239,7 @@ void Monitor::OnExitStop(pid_t tid, Thread& t, const CallInfo& c) {
   }
   ExitWatch w = t.watch;
   t.watch = ExitWatch{};
-  if (!w.accept) {
+  if (!w.any()) {
     Apply(tid, t, Verdict::Run());
     return;
   }
@@ -149,6 +248,8 @@ void Monitor::OnExitStop(pid_t tid, Thread& t, const CallInfo& c) {
 
 void Monitor::Handle(pid_t pid, int status) {
   if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    calls_.ForgetProcess(pid);  // a no-op unless pid was a group leader with armed descriptors
+    scratch_.erase(pid);
     threads_.erase(pid);
     ops_.erase(pid);
     if (pid == main_) main_status_ = status;
@@ -220,7 +321,9 @@ void Monitor::Handle(pid_t pid, int status) {
       }
       t.watch = ExitWatch{};
       t.set_ret = false;
+      t.arming = 0;
       t.tgid = 0;
+      scratch_.erase(pid);  // a new address space: the page is gone
     }
     Resume(pid, t);
     return;

@@ -18,10 +18,15 @@
 namespace uvpn::trace {
 
 struct Verdict {
-  enum Kind : uint8_t { kRun, kSkip } kind = kRun;
-  int64_t ret = 0;  // kSkip: the call's return value (-errno for errors)
+  // kArm (seccomp stops only): replace the call by seccomp(BuildFdFilter(fd)) run in the tracee, then make it
+  // return `ret`, or `fail` if the filter could not be installed. docs/trace.md "UDP".
+  enum Kind : uint8_t { kRun, kSkip, kArm } kind = kRun;
+  int64_t ret = 0;   // kSkip, kArm: the call's return value (-errno for errors)
+  int fd = -1;       // kArm: the tracee's descriptor
+  int64_t fail = 0;  // kArm: the return value if the filter is refused
   static Verdict Run() { return {}; }
   static Verdict Skip(int64_t r) { return {kSkip, r}; }
+  static Verdict Arm(int fd, int64_t r, int64_t fail) { return {kArm, r, fd, fail}; }
 };
 
 class Op;

@@ -18,7 +18,9 @@
 
 namespace uvpn::trace {
 
-enum class Kind : uint8_t { kBoundVirtual, kClient, kAccepted, kNotOverlay };
+// kUdpConnected: a UDP socket connected to a virtual address (kernel-connected to the router); kUdpOverlay: an
+// unconnected UDP socket that has sent to a virtual address (its receives strip headers).
+enum class Kind : uint8_t { kBoundVirtual, kClient, kAccepted, kNotOverlay, kUdpConnected, kUdpOverlay };
 // Client states (docs/shim.md, connect): kEstablished = result fetched by SO_ERROR, next connect() returns 0.
 enum class CState : uint8_t { kNone, kPending, kEstablished, kConnected, kFailed, kFailedReported };
 

@@ -74,6 +74,40 @@ bool SetArg0(pid_t tid, uint64_t value) {
   return EditRegs(tid, [value](user_regs_struct& r) { r.rdi = value; });
 }
 
+static_assert(sizeof(Regs) == sizeof(user_regs_struct));
+
+bool GetRegs(pid_t tid, Regs* out) { return ptrace(PTRACE_GETREGS, tid, nullptr, out) == 0; }
+bool SetRegs(pid_t tid, const Regs& in) { return ptrace(PTRACE_SETREGS, tid, nullptr, &in) == 0; }
+
+bool SetCall(pid_t tid, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) {
+  return EditRegs(tid, [=](user_regs_struct& r) {
+    r.orig_rax = static_cast<unsigned long long>(nr);
+    r.rdi = a0;
+    r.rsi = a1;
+    r.rdx = a2;
+    r.r10 = a3;
+    r.r8 = a4;
+    r.r9 = a5;
+  });
+}
+
+bool Reissue(pid_t tid, const Regs& base, long nr, uint64_t a0, uint64_t a1, uint64_t a2) {
+  user_regs_struct r;
+  memcpy(&r, &base, sizeof r);
+  r.rip -= 2;  // syscall (0f 05)
+  r.rax = static_cast<unsigned long long>(nr);
+  r.orig_rax = static_cast<unsigned long long>(nr);
+  r.rdi = a0;
+  r.rsi = a1;
+  r.rdx = a2;
+  return ptrace(PTRACE_SETREGS, tid, nullptr, &r) == 0;
+}
+
+long CurrentNr(pid_t tid) {
+  user_regs_struct r;
+  return ptrace(PTRACE_GETREGS, tid, nullptr, &r) == 0 ? static_cast<long>(r.orig_rax) : -1;
+}
+
 bool ReadMem(pid_t tid, uint64_t addr, void* buf, size_t n) {
   if (n == 0) return true;
   iovec local{buf, n};

@@ -31,6 +31,23 @@ bool SetReturn(pid_t tid, int64_t ret);
 // Rewrites the first argument register (rdi) of the current call.
 bool SetArg0(pid_t tid, uint64_t value);
 
+// All registers (x86-64 user_regs_struct, passed as bytes so that this header stays free of <sys/user.h>).
+struct Regs {
+  unsigned long long r[27];
+};
+bool GetRegs(pid_t tid, Regs* out);
+bool SetRegs(pid_t tid, const Regs& in);
+// Turns the call at the current seccomp or entry stop into syscall `nr` with arguments a0..a5 (other registers
+// untouched). Used to run mmap() and seccomp() in the tracee.
+bool SetCall(pid_t tid, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3 = 0, uint64_t a4 = 0,
+             uint64_t a5 = 0);
+// At an exit stop: registers `base` (those of an earlier stop of the same call), but with the instruction pointer
+// moved back over the 2-byte syscall instruction and rax = nr, rdi/rsi/rdx = a0..a2: on resumption the thread
+// issues syscall nr from the same place.
+bool Reissue(pid_t tid, const Regs& base, long nr, uint64_t a0, uint64_t a1, uint64_t a2);
+// The syscall number of the current syscall stop (orig_rax), or -1.
+long CurrentNr(pid_t tid);
+
 // Exactly n bytes, or false (EFAULT-like: unmapped or protected memory, tracee gone).
 bool ReadMem(pid_t tid, uint64_t addr, void* buf, size_t n);
 bool WriteMem(pid_t tid, uint64_t addr, const void* buf, size_t n);

@@ -8,7 +8,8 @@
  *   threads IP PORT N            N threads, each a blocking connect + ping  -> THREADS ok=N
  *   exec PATH ARGS...            execv PATH ARGS (replaces this program)
  *   forkexec PATH ARGS...        fork, child execv, parent waits and exits with the child's status
- *   writeloop IP PORT COUNT SIZE blocking connect, then COUNT writes of SIZE bytes  -> WROTE n=... ms=...
+ *   writeloop IP PORT COUNT SIZE [send]  blocking connect, then COUNT writes (or send()s: sendto with a NULL
+ *       address, which the filter must let through) of SIZE bytes  -> WROTE n=... ms=...
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -203,7 +204,7 @@ static int Threads(const char* ip, const char* port, int n) {
   return 0;
 }
 
-static int WriteLoop(const char* ip, const char* port, long count, long size) {
+static int WriteLoop(const char* ip, const char* port, long count, long size, int use_send) {
   struct sockaddr_in a = Addr(ip, port);
   int s = socket(AF_INET, SOCK_STREAM, 0);
   if (connect(s, (struct sockaddr*)&a, sizeof a) != 0) {
@@ -215,7 +216,7 @@ static int WriteLoop(const char* ip, const char* port, long count, long size) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   long n = 0;
   for (long i = 0; i < count; ++i) {
-    ssize_t w = write(s, buf, (size_t)size);
+    ssize_t w = use_send ? send(s, buf, (size_t)size, 0) : write(s, buf, (size_t)size);
     if (w <= 0) break;
     n += w;
   }
@@ -235,7 +236,8 @@ int main(int argc, char** argv) {
   if (argc >= 5 && strcmp(argv[1], "serve") == 0)
     return Serve(argv[2], argv[3], atoi(argv[4]), argc > 5 && strcmp(argv[5], "fork") == 0);
   if (argc >= 5 && strcmp(argv[1], "threads") == 0) return Threads(argv[2], argv[3], atoi(argv[4]));
-  if (argc >= 6 && strcmp(argv[1], "writeloop") == 0) return WriteLoop(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
+  if (argc >= 6 && strcmp(argv[1], "writeloop") == 0)
+    return WriteLoop(argv[2], argv[3], atol(argv[4]), atol(argv[5]), argc > 6 && strcmp(argv[6], "send") == 0);
   if (argc >= 3 && strcmp(argv[1], "exec") == 0) {
     execv(argv[2], argv + 2);
     printf("EXECFAIL err=%d\n", errno);

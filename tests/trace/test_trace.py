@@ -25,16 +25,17 @@ from fake_router import FakeRouter, recv_exact  # noqa: E402
 
 TRACE_RUN = None
 NETPROG = None
+UDPPROG = None
 MODES = ("ptrace", "ptrace-all")
 VIP = "100.97.1.10"
 
 
-def build_netprog(outdir):
+def build_netprog(outdir, name="netprog"):
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         raise unittest.SkipTest("no C compiler")
-    out = os.path.join(outdir, "netprog")
-    subprocess.run([cc, "-static", "-O2", "-o", out, os.path.join(HERE, "netprog.c"), "-lpthread"], check=True,
+    out = os.path.join(outdir, name)
+    subprocess.run([cc, "-static", "-O2", "-o", out, os.path.join(HERE, name + ".c"), "-lpthread"], check=True,
                    timeout=120)
     return out
 
@@ -128,17 +129,18 @@ class TraceTest(unittest.TestCase):
         e.update(extra)
         return e
 
-    def argv(self, mode, args, stats=False):
+    def argv(self, mode, args, stats=False, prog=None):
         return ([TRACE_RUN, "--mode", mode] + (["--stats"] if stats else []) +
-                ["--config", self.router.config(), "--", NETPROG] + list(args))
+                ["--config", self.router.config(), "--", prog or NETPROG] + list(args))
 
-    def start(self, mode, *args, stats=False, **env):
-        p = Proc(self.argv(mode, args, stats), self.env(**env))
+    def start(self, mode, *args, stats=False, prog=None, **env):
+        p = Proc(self.argv(mode, args, stats, prog), self.env(**env))
         self.procs.append(p)
         return p
 
-    def run_prog(self, mode, *args, timeout=30):
-        r = subprocess.run(self.argv(mode, args), capture_output=True, text=True, timeout=timeout, env=self.env())
+    def run_prog(self, mode, *args, timeout=30, prog=None):
+        r = subprocess.run(self.argv(mode, args, prog=prog), capture_output=True, text=True, timeout=timeout,
+                           env=self.env())
         self.assertEqual(r.returncode, 0, f"{args} under {mode}: exit {r.returncode}; stderr:\n{r.stderr}")
         lines = [fields(l) for l in r.stdout.splitlines() if l.strip()]
         self.assertTrue(lines, "no output; stderr:\n" + r.stderr)
@@ -398,6 +400,153 @@ def _alive(pid):
         return False
 
 
+class UdpTests(TraceTest):
+    """Datagrams to and from virtual addresses (docs/trace.md "UDP"): udpprog.c's sendto/recvfrom through the
+    fake router, which echoes datagrams for 100.97.2.40 back as hop 2 and records every UDP_DATA it gets."""
+    ECHO = "100.97.2.40"
+
+    def setUp(self):
+        super().setUp()
+        self.router.udp_echo.add(self.ECHO)
+
+    def datagrams(self, n, timeout=5):
+        end = time.time() + timeout
+        while time.time() < end:
+            with self.router.lock:
+                if len(self.router.datagrams) >= n:
+                    return list(self.router.datagrams)
+            time.sleep(0.02)
+        self.fail(f"the router got {len(self.router.datagrams)} datagrams, want {n}")
+
+    def test_sendto_recvfrom(self):
+        # A buffer of exactly the payload's size: the header must not cost the program capacity. AF_INET6 with a
+        # v4-mapped address too.
+        for mode in MODES:
+            for i, (size, nb) in enumerate(((5, ""), (1400, "nonblock"), (60000, ""))):
+                with self.subTest(mode=mode, size=size):
+                    args = ["ping", self.ECHO, "7000", str(size)] + ([nb] if nb else [])
+                    r = self.run_prog(mode, *args, prog=UDPPROG)[-1]
+                    self.assertEqual((r["err"], r["n"], r["same"], r["from"], r["alen"]),
+                                     ("OK", str(size), "1", f"{self.ECHO}:7000", "16"), r)
+            with self.subTest(mode=mode, family="AF_INET6"):
+                r = self.run_prog(mode, "ping6", self.ECHO, "7000", "300", prog=UDPPROG)[-1]
+                self.assertEqual((r["err"], r["n"], r["same"], r["from"], r["alen"]),
+                                 ("OK", "300", "1", f"[::ffff:{self.ECHO}]:7000", "28"), r)
+        got = self.datagrams(8)
+        for h, payload, src in got:
+            self.assertEqual((h["hop"], h["dst"], h["length"]), (0, (self.ECHO, 7000), 24 + len(payload)), h)
+            self.assertEqual(src[0], "127.0.0.1")
+        self.assertEqual(sorted(len(p) for _, p, _ in got), [5, 5, 300, 300, 1400, 1400, 60000, 60000])
+
+    def test_connected_socket(self):
+        # connect + send/recv, write/read, writev/readv, sendmsg/recvmsg, also from a forked child;
+        # getpeername/getsockname are virtual.
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                self.router.datagrams.clear()
+                r = self.run_prog(mode, "conn", self.ECHO, "7001", prog=UDPPROG)[-1]
+                self.assertEqual((r["err"], r["r0"], r["r1"], r["r2"], r["r3"], r["r4"], r["r5"], r["r5from"],
+                                  r["mflags"], r["peer"]),
+                                 ("OK", "zero", "one", "two", "three", "four", "five", f"{self.ECHO}:7001", "0",
+                                  f"{self.ECHO}:7001"), r)
+                self.assertTrue(r["name"].startswith(VIP + ":"), r)
+                self.assertEqual(r["r6"], "reuse", r)
+                got = self.datagrams(6)
+                self.assertEqual([(h["hop"], h["dst"], p) for h, p, _ in got],
+                                 [(0, (self.ECHO, 7001), b) for b in (b"zero", b"one", b"two", b"four", b"five",
+                                                                       b"three")])
+                self.assertEqual({src[1] for _, _, src in got[1:]}, {int(r["name"].split(":")[1])})
+
+    def test_unconnected_socket(self):
+        # After a sendto to a virtual address, recv/read/recvmsg of that socket strip headers too, and sendmsg with
+        # a virtual address is sent like sendto.
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                self.router.datagrams.clear()
+                r = self.run_prog(mode, "unconn", self.ECHO, "7002", prog=UDPPROG)[-1]
+                self.assertEqual((r["err"], r["r1"], r["r2"], r["r3"], r["from"]),
+                                 ("OK", "u1", "u2", "u3", f"{self.ECHO}:7002"), r)
+                got = self.datagrams(3)
+                self.assertEqual([(h["hop"], h["dst"], p) for h, p, _ in got],
+                                 [(0, (self.ECHO, 7002), b) for b in (b"u1", b"u2", b"u3")])
+
+    def test_static_rust_client(self):
+        rustc = shutil.which("rustc")
+        if rustc is None:
+            self.skipTest("no rustc")
+        out = os.path.join(os.path.dirname(UDPPROG), "udprs")
+        if not os.path.exists(out):
+            subprocess.run([rustc, "-O", "-C", "target-feature=+crt-static", "-o", out,
+                            os.path.join(HERE, "udprs.rs")], check=True, timeout=180, capture_output=True)
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                r = subprocess.run(self.argv(mode, [f"{self.ECHO}:7003"], prog=out), capture_output=True, text=True,
+                                   timeout=30, env=self.env())
+                self.assertEqual(r.returncode, 0, r.stderr)
+                a, b = r.stdout.splitlines()[:2]
+                self.assertEqual(a, f"A rust-a {self.ECHO}:7003")
+                self.assertTrue(b.startswith(f"B rust-b peer={self.ECHO}:7003 local={VIP}:"), b)
+
+    def test_server_sees_virtual_source(self):
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                port = free_port()
+                self.router.datagrams.clear()
+                p = self.start(mode, "serve", str(port), "2", prog=UDPPROG)
+                self.assertEqual(p.line()["_"], "READY")
+                self.router.send_udp(("127.0.0.1", port), ("100.97.3.7", 5555), (VIP, port), b"hi")
+                self.assertEqual(p.line(), {"_": "GOT", "from": "100.97.3.7:5555", "data": "hi"})
+                h, payload, src = self.datagrams(1)[0]
+                self.assertEqual((h["hop"], h["dst"], payload, src), (0, ("100.97.3.7", 5555), b"re:hi",
+                                                                      ("127.0.0.1", port)))
+                # A plain datagram (not from the router) is delivered untouched, and answered directly.
+                c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                c.settimeout(5)
+                c.bind(("127.0.0.1", 0))
+                c.sendto(b"plain", ("127.0.0.1", port))
+                self.assertEqual(p.line(), {"_": "GOT", "from": "127.0.0.1:%d" % c.getsockname()[1],
+                                            "data": "plain"})
+                self.assertEqual(c.recvfrom(100), (b"re:plain", ("127.0.0.1", port)))
+                c.close()
+                self.assertEqual(p.wait(), 0)
+                self.assertEqual(len(self.router.datagrams), 1)
+
+    def test_nonblocking_and_signals(self):
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                r = self.run_prog(mode, "again", str(free_port()), prog=UDPPROG)[-1]
+                self.assertEqual(r["err"], "EAGAIN")
+                # A blocking recvfrom held by the monitor: SIGALRM interrupts it (EINTR), SIGTERM ends it.
+                p = self.start(mode, "intr", str(free_port()), prog=UDPPROG)
+                self.assertEqual(p.line(), {"_": "INTR", "err": "EINTR"})
+                self.assertEqual(p.line()["_"], "READY")
+                time.sleep(0.2)
+                p.p.send_signal(signal.SIGTERM)
+                self.assertEqual(p.wait(timeout=5), 128 + signal.SIGTERM)
+
+    def test_job_control_of_a_receiver(self):
+        # SIGSTOP of a thread held in a blocking recvfrom: a datagram that arrives while it is stopped stays
+        # queued; SIGCONT restarts the call (through the monitor again: the header is stripped).
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                port = free_port()
+                p = self.start(mode, "intr", str(port), prog=UDPPROG)
+                self.assertEqual(p.line(), {"_": "INTR", "err": "EINTR"})
+                self.assertEqual(p.line()["_"], "READY")
+                tracee = int(subprocess.run(["pgrep", "-P", str(p.p.pid)], capture_output=True,
+                                            text=True).stdout.split()[0])
+                time.sleep(0.2)
+                os.kill(tracee, signal.SIGSTOP)
+                settled, seen = _wait_settled_stop(tracee, 0.3, 5)
+                self.assertTrue(settled, seen)
+                self.router.send_udp(("127.0.0.1", port), ("100.97.3.7", 5555), (VIP, port), b"after")
+                with self.assertRaises(AssertionError):
+                    p.line(timeout=0.5)  # nothing consumed while stopped
+                os.kill(tracee, signal.SIGCONT)
+                self.assertEqual(p.line(), {"_": "END", "r": "5"})
+                self.assertEqual(p.wait(), 0)
+
+
 class StatsTests(TraceTest):
     COUNT, SIZE = 20000, 100
 
@@ -424,10 +573,10 @@ class StatsTests(TraceTest):
                                 capture_output=True, text=True, timeout=60)
         rows.append(("native", fields(native.stdout.strip())["ms"], "0"))
         stops = {}
-        for mode in MODES:
-            r = subprocess.run([TRACE_RUN, "--mode", mode, "--stats", "--config", self.router.config(), "--",
-                                NETPROG, "writeloop", "100.97.2.50", "80", str(self.COUNT), str(self.SIZE)],
-                               capture_output=True, text=True, timeout=120, env=self.env())
+        for mode in MODES + ("ptrace send",):  # send(): sendto with a NULL address must not stop either
+            r = subprocess.run([TRACE_RUN, "--mode", mode.split()[0], "--stats", "--config", self.router.config(),
+                                "--", NETPROG, "writeloop", "100.97.2.50", "80", str(self.COUNT), str(self.SIZE)]
+                               + mode.split()[1:], capture_output=True, text=True, timeout=120, env=self.env())
             self.assertEqual(r.returncode, 0, r.stderr)
             w = fields(r.stdout.strip())
             self.assertEqual(w["n"], str(self.COUNT * self.SIZE), r.stdout)
@@ -440,6 +589,7 @@ class StatsTests(TraceTest):
         for row in rows:
             print("  %-11s %10s ms %8s stops" % row)
         self.assertLess(stops["ptrace"], 20)  # exec, connect, getsockname...: the data path never stops
+        self.assertLess(stops["ptrace send"], 20)
         self.assertGreaterEqual(stops["ptrace-all"], 2 * self.COUNT)
 
 
@@ -448,6 +598,7 @@ if __name__ == "__main__":
     tmp = tempfile.mkdtemp(prefix="uvpn-trace-test-")
     try:
         NETPROG = build_netprog(tmp)
+        UDPPROG = build_netprog(tmp, "udpprog")
         unittest.main(verbosity=2)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -104,6 +104,14 @@ TEST(TraceFilter, InterestingMirrorsTheFilter) {
   EXPECT_TRUE(Interesting(SYS_clone, c));
   c[0] = 17;
   EXPECT_FALSE(Interesting(SYS_clone, c));
+  uint64_t d[6] = {3, 0x1000, 5, 0, 0, 0};  // send()/recv(): no address, never a stop
+  EXPECT_FALSE(Interesting(SYS_sendto, d));
+  EXPECT_FALSE(Interesting(SYS_recvfrom, d));
+  d[4] = uint64_t{1} << 40;  // an address whose low word is 0
+  EXPECT_TRUE(Interesting(SYS_sendto, d));
+  EXPECT_TRUE(Interesting(SYS_recvfrom, d));
+  EXPECT_TRUE(IsDataCall(SYS_write));
+  EXPECT_FALSE(IsDataCall(SYS_connect));
 }
 
 // In a child: 0 if every expectation holds, else the number of the failed check.
@@ -123,6 +131,20 @@ int FilterChild() {
   if (syscall(SYS_io_uring_setup, 1, nullptr) != -1 || errno != ENOSYS) return 7;  // refused
   char b;
   if (write(-1, &b, 1) != -1 || errno != EBADF) return 8;  // the data path is allowed
+  int u = socket(AF_INET, SOCK_DGRAM, 0);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(9);
+  if (u < 0 || send(u, &b, 1, 0) != -1 || errno != EDESTADDRREQ) return 9;  // sendto without address: allowed
+  if (sendto(u, &b, 1, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != -1 || errno != ENOSYS) return 10;
+  if (recv(u, &b, 1, MSG_DONTWAIT) != -1 || errno != EAGAIN) return 11;
+  socklen_t al = sizeof sa;
+  if (recvfrom(u, &b, 1, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), &al) != -1 || errno != ENOSYS) return 12;
+  // The injected descriptor filter (connected UDP): the data calls of that descriptor only.
+  if (InstallFilter(BuildFdFilter(u)) != 0) return 13;
+  if (write(u, &b, 1) != -1 || errno != ENOSYS) return 14;
+  if (read(u, &b, 1) != -1 || errno != ENOSYS) return 15;
+  if (write(-1, &b, 1) != -1 || errno != EBADF) return 16;  // other descriptors: allowed
+  if (recv(s, &b, 1, MSG_DONTWAIT) != -1 || errno == ENOSYS) return 17;
   return 0;
 }
 
