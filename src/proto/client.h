@@ -3,6 +3,8 @@
 // application. Freestanding like wire.h: pure, thread- and async-signal-safe, no allocation.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -21,5 +23,12 @@ size_t EncodeClientHeader(uint32_t vip, uint16_t local_port, uint32_t dst_vip, u
 // "the router is not there" becomes ENETUNREACH (the virtual network is unreachable from this node); anything
 // else (EINTR, EMFILE, ...) is returned unchanged.
 int HomeRouterErrno(int err);
+
+// Socket addresses of the overlay: AF_INET, or AF_INET6 with a v4-mapped address (then *v6 = true). Reads
+// through memcpy (no alignment assumed). False, with nothing written, for a null pointer, a too-short length, another
+// family or a v6 address that is not v4-mapped. ip and port in host order.
+bool SockaddrToV4(const sockaddr* sa, socklen_t len, uint32_t* ip, uint16_t* port, bool* v6);
+// The reverse: a zeroed sockaddr_in, or a v4-mapped sockaddr_in6 if `v6`, in *out; returns its length.
+socklen_t V4ToSockaddr(uint32_t ip, uint16_t port, bool v6, sockaddr_storage* out);
 
 }  // namespace uvpn::proto

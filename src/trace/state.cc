@@ -1,6 +1,8 @@
 // See state.h.
 #include "trace/state.h"
 
+#include "proto/client.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -51,41 +53,11 @@ void Cache::Transition(uint64_t ino, CState to, int err) {
 }
 
 bool ToEp(const sockaddr_storage& ss, socklen_t len, Endpoint* ep, bool* v6) {
-  if (ss.ss_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
-    const auto* s = reinterpret_cast<const sockaddr_in*>(&ss);
-    *ep = Endpoint{ntohl(s->sin_addr.s_addr), ntohs(s->sin_port)};
-    *v6 = false;
-    return true;
-  }
-  if (ss.ss_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
-    const auto* s = reinterpret_cast<const sockaddr_in6*>(&ss);
-    if (!IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) return false;
-    uint32_t a;
-    memcpy(&a, &s->sin6_addr.s6_addr[12], 4);
-    *ep = Endpoint{ntohl(a), ntohs(s->sin6_port)};
-    *v6 = true;
-    return true;
-  }
-  return false;
+  return proto::SockaddrToV4(reinterpret_cast<const sockaddr*>(&ss), len, &ep->ip, &ep->port, v6);
 }
 
 socklen_t FromEp(const Endpoint& ep, bool v6, sockaddr_storage* out) {
-  memset(out, 0, sizeof *out);
-  if (!v6) {
-    auto* s = reinterpret_cast<sockaddr_in*>(out);
-    s->sin_family = AF_INET;
-    s->sin_port = htons(ep.port);
-    s->sin_addr.s_addr = htonl(ep.ip);
-    return sizeof(sockaddr_in);
-  }
-  auto* s = reinterpret_cast<sockaddr_in6*>(out);
-  s->sin6_family = AF_INET6;
-  s->sin6_port = htons(ep.port);
-  s->sin6_addr.s6_addr[10] = 0xff;
-  s->sin6_addr.s6_addr[11] = 0xff;
-  uint32_t a = htonl(ep.ip);
-  memcpy(&s->sin6_addr.s6_addr[12], &a, 4);
-  return sizeof(sockaddr_in6);
+  return proto::V4ToSockaddr(ep.ip, ep.port, v6, out);
 }
 
 namespace {
