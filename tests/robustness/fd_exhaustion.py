@@ -28,37 +28,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "router"))
 import uvpnwire as w  # noqa: E402
 
-FAILS = []
+from hostile_env import FAILS, check, free_port, recv_exact  # noqa: E402  (shared with the hostile suite)
+
 NOFILE = 64
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILS.append(what)
-    return cond
-
-
-def free_port(ip):
-    s = socket.socket()
-    s.bind((ip, 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def recv_exact(s, n, timeout=3.0):
-    s.settimeout(timeout)
-    b = b""
-    while len(b) < n:
-        try:
-            c = s.recv(n - len(b))
-        except OSError:
-            break
-        if not c:
-            break
-        b += c
-    return b
 
 
 def cpu_ticks(pid):

@@ -31,6 +31,14 @@ def check(cond, what):
     return cond
 
 
+def free_port(ip):
+    s = socket.socket()
+    s.bind((ip, 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
 def recv_exact(s, n, timeout=5.0):
     s.settimeout(timeout)
     b = b""

@@ -12,28 +12,13 @@ Loopback only; bounded (about 15 s). Usage: run_heartbeat.py --uvpn BIN --shim L
 """
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-FAILS = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILS.append(what)
-    return cond
-
-
-def free_port(ip):
-    s = socket.socket()
-    s.bind((ip, 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hostile_env import FAILS, check, free_port  # noqa: E402  (shared with the hostile suite)
 
 
 def run_case(args, tmp, label, script, seconds):

@@ -375,12 +375,23 @@ def test_bad_input(env):
          w.prefix(w.T_HELLO, 0, 16 + 1 + 2) + struct.pack(">HB5x", 1, 1) + b"a" + b"zz"),
         ("HELLO from unknown site", env.b_peer,
          w.prefix(w.T_HELLO, 0, 16 + 1 + 2) + struct.pack(">HB5x", 1, 1) + b"q" + b"t1"),
+        ("RESUME on node listener", env.a_node, w.resume(0x0001000000000001, 0, 1)),
+        ("RESUME with reserved bytes set", env.b_peer,
+         w.prefix(w.T_RESUME, 0, 32) + struct.pack(">QQII", 0x0001000000000001, 0, 1, 1)),
     ]
     for what, ep, payload in cases:
         s = tcp_from("127.0.0.10", ep)
         s.sendall(payload)
         check(closed_quickly(s), f"bad input ({what}): connection closed")
         s.close()
+    # A well-formed RESUME for a relay router b does not hold: answered "unknown" (ECONNRESET), then closed.
+    s = tcp_from("127.0.0.1", env.b_peer)
+    s.sendall(w.resume(0x0001deadbeef0001, 12345, 3))
+    ans = recv_exact(s, 32)
+    ok = len(ans) == 32 and ans[4] == w.T_RESUME_OK and struct.unpack(">QQH2xI", ans[8:32]) == \
+        (0x0001deadbeef0001, 0, 5, 3)
+    check(ok and closed_quickly(s), f"RESUME for an unknown relay: RESUME_OK code 5, closed ({ans.hex()})")
+    s.close()
     # Truncated header then silence: closed by the header timeout (1.5 s in this test).
     s = tcp_from("127.0.0.10", env.a_node)
     s.sendall(w.conn_header("100.97.2.2", 80)[:20])

@@ -9,6 +9,11 @@ WANT_STATUS = 1
 RESUMABLE = 2
 
 
+def resume(relay_id, r_bytes, leg, flags=0):
+    """RESUME (section 10): relay_id, r_bytes, 4 reserved, leg."""
+    return prefix(T_RESUME, flags, 32) + struct.pack(">QQ4xI", relay_id, r_bytes, leg)
+
+
 def resume_ok(relay_id, r_bytes, code, leg):
     """RESUME_OK (section 10): relay_id, r_bytes, code, 2 reserved, leg."""
     return prefix(T_RESUME_OK, 0, 32) + struct.pack(">QQH2xI", relay_id, r_bytes, code, leg)
