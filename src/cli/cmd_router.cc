@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "common/log.h"
 #include "router/router.h"
+#include "routes/secret.h"
 
 namespace uvpn::cli {
 
@@ -16,7 +17,8 @@ int RouterMain(int argc, char** argv) {
                         {{"routes", true}, {"site", true}, {"control", true}, {"log-level", true},
                          {"connect-timeout-ms", true}, {"no-resume", false}, {"link-timeout-ms", true},
                          {"redial-max-ms", true}, {"outage-deadline", true}, {"replay-window", true},
-                         {"replay-memory", true}, {"spill-dir", true}, {"spill-quota", true}});
+                         {"replay-memory", true}, {"spill-dir", true}, {"spill-quota", true},
+                         {"secret", true}, {"insecure-plaintext", false}});
   if (!args) {
     fprintf(stderr, "uvpn router: %s\n", args.error().message().c_str());
     return kExitUsage;
@@ -85,6 +87,26 @@ int RouterMain(int argc, char** argv) {
   opt.spill_dir = args->get("spill-dir");
   const char* env_resume = getenv("UVPN_ROUTER_RESUME");
   opt.resume = !args->has("no-resume") && !(env_resume && strcmp(env_resume, "0") == 0);
+  // The session secret (docs/security.md): beside the route file unless --secret names it. Running without one
+  // must be asked for explicitly: the WAN is then unauthenticated and in clear.
+  if (args->has("insecure-plaintext")) {
+    if (args->has("secret")) {
+      fprintf(stderr, "uvpn router: --secret and --insecure-plaintext exclude each other\n");
+      return kExitUsage;
+    }
+    LOG_WARN("--insecure-plaintext: router links and legs are neither authenticated nor encrypted");
+  } else {
+    std::string secret_path = args->has("secret") ? args->get("secret") : routes::SecretPath(path);
+    auto secret = routes::LoadSecret(secret_path);
+    if (!secret) {
+      fprintf(stderr,
+              "uvpn router: %s (the session secret: `uvpn session new` creates it; copy it to every site with the "
+              "route file, mode 0600; or run with --insecure-plaintext)\n",
+              secret.error().message().c_str());
+      return kExitUvpnError;
+    }
+    opt.secret = *secret;
+  }
   return router::Run(opt);
 }
 

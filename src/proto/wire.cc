@@ -41,8 +41,12 @@ constexpr Bounds kBounds[] = {
     {kResumeSize, kResumeSize, kFlagEofSeen},                      // RESUME
     {kResumeOkSize, kResumeOkSize, kFlagEofSeen},                  // RESUME_OK
     {kRelayResetSize, kRelayResetSize, 0},                         // RELAY_RESET
+    {16 + 2 + kHandshakeBody, kMaxMessage, 0},                     // LINK_INIT (HELLO + handshake body)
+    {kLinkRespSize, kLinkRespSize, 0},                             // LINK_RESP
+    {kLegOpenSize, kLegOpenSize, 0},                               // LEG_OPEN
+    {kUdpSealedOverhead + kUdpHeaderSize, kUdpMaxDatagram, 0},     // UDP_SEALED
 };
-static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 20);
+static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 24);
 static_assert(kUdpMaxDatagram <= 0xffff && kUdpMaxPayload == 65483);
 static_assert(kResolveMax == 16 + kMaxName && kResolveReplyMax == 20 + kMaxName);
 static_assert(kResolveReplyMax <= kMaxMessage);
@@ -329,12 +333,13 @@ Parse Decode(const uint8_t* buf, size_t len, LookupReplyMsg* m, size_t* used) {
   return Parse::kOk;
 }
 
-size_t Encode(const HelloMsg& m, uint8_t* out, size_t cap) {
+// HELLO and LINK_INIT share the head: version, site_len, 5 reserved, site, session; `extra` bytes follow.
+size_t EncodeHelloHead(MsgType t, const HelloMsg& m, size_t extra, uint8_t* out, size_t cap) {
   size_t s = m.site_len > kMaxSiteName ? kMaxSiteName : m.site_len;
   size_t id = m.session_len > kMaxSessionId ? kMaxSessionId : m.session_len;
-  size_t total = 16 + s + id;
+  size_t total = 16 + s + id + extra;
   if (cap < total) return 0;
-  PutPrefix(out, MsgType::kHello, 0, total);
+  PutPrefix(out, t, 0, total);
   Put16(out + 8, m.version);
   out[10] = static_cast<uint8_t>(s);
   memset(out + 11, 0, 5);
@@ -343,15 +348,15 @@ size_t Encode(const HelloMsg& m, uint8_t* out, size_t cap) {
   return total;
 }
 
-Parse Decode(const uint8_t* buf, size_t len, HelloMsg* m, size_t* used) {
+Parse DecodeHelloHead(MsgType t, const uint8_t* buf, size_t len, size_t extra, HelloMsg* m, size_t* used) {
   size_t total;
-  Parse p = Front(buf, len, MsgType::kHello, &total);
+  Parse p = Front(buf, len, t, &total);
   if (p != Parse::kOk) return p;
   size_t s = buf[10];
-  if (Get16(buf + 8) != 1 || s == 0 || s > kMaxSiteName || 16 + s >= total) return Parse::kBad;
+  if (Get16(buf + 8) != 1 || s == 0 || s > kMaxSiteName || 16 + s + extra >= total) return Parse::kBad;
   for (int i = 11; i < 16; ++i)
     if (buf[i] != 0) return Parse::kBad;
-  size_t id = total - 16 - s;
+  size_t id = total - extra - 16 - s;
   if (id > kMaxSessionId) return Parse::kBad;
   for (size_t i = 0; i < s + id; ++i)
     if (!NameByte(buf[16 + i]) || buf[16 + i] == '.') return Parse::kBad;
@@ -362,6 +367,14 @@ Parse Decode(const uint8_t* buf, size_t len, HelloMsg* m, size_t* used) {
   memcpy(m->session, buf + 16 + s, id);
   *used = total;
   return Parse::kOk;
+}
+
+size_t Encode(const HelloMsg& m, uint8_t* out, size_t cap) {
+  return EncodeHelloHead(MsgType::kHello, m, 0, out, cap);
+}
+
+Parse Decode(const uint8_t* buf, size_t len, HelloMsg* m, size_t* used) {
+  return DecodeHelloHead(MsgType::kHello, buf, len, 0, m, used);
 }
 
 size_t Encode(const NodeAddMsg& m, uint8_t* out, size_t cap) {
@@ -593,6 +606,78 @@ Parse Decode(const uint8_t* buf, size_t len, RelayResetMsg* m, size_t* used) {
   if (p != Parse::kOk) return p;
   m->relay_id = Get64(buf + 8);
   *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const LinkInitMsg& m, uint8_t* out, size_t cap) {
+  size_t n = EncodeHelloHead(MsgType::kLinkInit, m.hello, kHandshakeBody, out, cap);
+  if (n) memcpy(out + n - kHandshakeBody, m.body, kHandshakeBody);
+  return n;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, LinkInitMsg* m, size_t* used) {
+  Parse p = DecodeHelloHead(MsgType::kLinkInit, buf, len, kHandshakeBody, &m->hello, used);
+  if (p == Parse::kOk) memcpy(m->body, buf + *used - kHandshakeBody, kHandshakeBody);
+  return p;
+}
+
+size_t Encode(const LinkRespMsg& m, uint8_t* out, size_t cap) {
+  if (cap < kLinkRespSize) return 0;
+  PutPrefix(out, MsgType::kLinkResp, 0, kLinkRespSize);
+  memcpy(out + 8, m.body, kHandshakeBody);
+  return kLinkRespSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, LinkRespMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kLinkResp, &total);
+  if (p != Parse::kOk) return p;
+  memcpy(m->body, buf + 8, kHandshakeBody);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const LegOpenMsg& m, uint8_t* out, size_t cap) {
+  if (cap < kLegOpenSize) return 0;
+  PutPrefix(out, MsgType::kLegOpen, 0, kLegOpenSize);
+  Put64(out + 8, m.link_id);
+  Put64(out + 16, m.leg_no);
+  memcpy(out + kLegOpenAd, m.sealed, sizeof m.sealed);
+  return kLegOpenSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, LegOpenMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kLegOpen, &total);
+  if (p != Parse::kOk) return p;
+  m->link_id = Get64(buf + 8);
+  m->leg_no = Get64(buf + 16);
+  if (m->leg_no == 0) return Parse::kBad;
+  memcpy(m->sealed, buf + kLegOpenAd, sizeof m->sealed);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const UdpSealedHeader& m, uint8_t* out, size_t cap) {
+  size_t total = kUdpSealedHeader + m.sealed_len;
+  if (cap < kUdpSealedHeader || m.sealed_len < 16 + kUdpHeaderSize || total > kUdpMaxDatagram) return 0;
+  PutPrefix(out, MsgType::kUdpSealed, 0, total);
+  Put64(out + 8, m.link_id);
+  Put64(out + 16, m.counter);
+  return kUdpSealedHeader;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, UdpSealedHeader* m, size_t* used) {
+  MsgType t;
+  size_t total;
+  Parse p = PeekPrefix(buf, len, &t, &total);
+  if (p != Parse::kOk) return p;
+  if (t != MsgType::kUdpSealed) return Parse::kBad;
+  if (len < kUdpSealedHeader) return Parse::kNeedMore;
+  m->link_id = Get64(buf + 8);
+  m->counter = Get64(buf + 16);
+  m->sealed_len = total - kUdpSealedHeader;
+  *used = kUdpSealedHeader;
   return Parse::kOk;
 }
 

@@ -35,6 +35,10 @@ enum class MsgType : uint8_t {
   kResume = 17,
   kResumeOk = 18,
   kRelayReset = 19,
+  kLinkInit = 20,
+  kLinkResp = 21,
+  kLegOpen = 22,
+  kUdpSealed = 23,
 };
 
 enum class Parse : uint8_t { kOk = 0, kNeedMore = 1, kBad = 2 };
@@ -49,7 +53,8 @@ inline constexpr size_t kMaxName = 63;        // host names
 inline constexpr size_t kMaxErrText = 128;    // REGISTER_ERR text
 inline constexpr size_t kMaxSiteName = 32;
 inline constexpr size_t kMaxSessionId = 64;
-inline constexpr size_t kMaxMessage = 16 + kMaxSiteName + kMaxSessionId + 32;  // largest variable message bound
+inline constexpr size_t kHandshakeBody = 32 + 1 + 16;  // LINK_INIT / LINK_RESP: e, sealed payload byte, tag
+inline constexpr size_t kMaxMessage = 16 + kMaxSiteName + kMaxSessionId + kHandshakeBody;  // largest first message
 inline constexpr size_t kResolveAddrSize = 16;
 inline constexpr size_t kResolveMax = 16 + kMaxName;       // RESOLVE with the longest name
 inline constexpr size_t kResolveReplyMax = 20 + kMaxName;  // RESOLVE_REPLY with the longest name
@@ -266,6 +271,47 @@ struct RelayResetMsg {
 };
 size_t Encode(const RelayResetMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, RelayResetMsg* m, size_t* used);
+
+// Security (protocol.md section 11). LINK_INIT is HELLO's layout (type 20) with the handshake body appended; the
+// Noise prologue is the message without that body (`prologue_len` on decode). LINK_RESP is the prefix and a body.
+struct LinkInitMsg {
+  HelloMsg hello;
+  uint8_t body[kHandshakeBody] = {};
+};
+size_t Encode(const LinkInitMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, LinkInitMsg* m, size_t* used);
+
+inline constexpr size_t kLinkRespSize = 8 + kHandshakeBody;
+struct LinkRespMsg {
+  uint8_t body[kHandshakeBody] = {};
+};
+size_t Encode(const LinkRespMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, LinkRespMsg* m, size_t* used);
+
+// LEG_OPEN: link id, leg number, and the sealed first message (a 32-byte CONN_HEADER or RESUME and its tag).
+inline constexpr size_t kLegOpenAd = 24;  // bytes 0..23 are the associated data of `sealed`
+inline constexpr size_t kLegOpenSize = kLegOpenAd + 32 + 16;
+struct LegOpenMsg {
+  uint64_t link_id = 0;
+  uint64_t leg_no = 0;  // >= 1
+  uint8_t sealed[32 + 16] = {};
+};
+size_t Encode(const LegOpenMsg& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, LegOpenMsg* m, size_t* used);
+
+// UDP_SEALED: a 24-byte header (also the associated data), then the sealed inner UDP_DATA and its tag. Encode writes
+// the header only, for a sealed part of `sealed_len` bytes; Decode checks the header (kNeedMore if len < 24) and
+// sets m->sealed_len from the prefix length (the caller checks that its datagram has exactly that size).
+inline constexpr size_t kUdpSealedHeader = 24;
+inline constexpr size_t kUdpSealedOverhead = kUdpSealedHeader + 16;
+inline constexpr size_t kUdpMaxSealedInner = kUdpMaxDatagram - kUdpSealedOverhead;
+struct UdpSealedHeader {
+  uint64_t link_id = 0;
+  uint64_t counter = 0;
+  size_t sealed_len = 0;  // inner datagram + tag, 16 + kUdpHeaderSize..
+};
+size_t Encode(const UdpSealedHeader& m, uint8_t* out, size_t cap);
+Parse Decode(const uint8_t* buf, size_t len, UdpSealedHeader* m, size_t* used);
 
 // True if every byte is in [A-Za-z0-9.-] and 1 <= len <= 63 (host names) -- also used for site names with '_'.
 bool ValidHostName(const char* s, size_t len);

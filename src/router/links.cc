@@ -10,6 +10,10 @@
 // messages of outage recovery (resume.cc); a link going down suspends the resumable relays of that site, a
 // link coming up lets them resume. `uvpn chaos cut` keeps a link down (no dialing, HELLOs refused).
 //
+// With a session secret (docs/protocol.md section 11) the dialer's first message is LINK_INIT instead of HELLO
+// (Noise NNpsk0 with the pair's psk), the other side answers LINK_RESP, and from then on every link byte is in
+// ChaCha20-Poly1305 records; the accepting side takes the link as up only when the dialer's first record opens.
+//
 // Control traffic is small and rare, so links use plain byte vectors for buffering (allocation is fine here).
 #include <sys/socket.h>
 
@@ -17,7 +21,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include <sodium.h>
+
 #include "common/log.h"
+#include "crypto/keys.h"
 #include "router/router_impl.h"
 #include "sysio/net.h"
 
@@ -51,6 +58,7 @@ void Router::InitLinks() {
     l.dialer = self_->name < s.name;
     l.since_ms = now_ms_;
     l.next_dial_ms = now_ms_;
+    if (opt_.secret) crypto::LinkPsk(opt_.secret->data(), self_->name, s.name, l.psk);
     links_.push_back(std::move(l));
   }
 }
@@ -82,7 +90,116 @@ void Router::SendHello(uint32_t li) {
   h.session_len = static_cast<uint8_t>(std::min(opt_.table.session.size(), proto::kMaxSessionId));
   memcpy(h.session, opt_.table.session.data(), h.session_len);
   uint8_t b[proto::kMaxMessage];
-  LinkSend(li, b, proto::Encode(h, b, sizeof b));
+  if (!sealed()) return LinkSend(li, b, proto::Encode(h, b, sizeof b));
+  proto::LinkInitMsg init;
+  init.hello = h;
+  size_t n = proto::Encode(init, b, sizeof b);
+  Link& l = links_[li];
+  l.hs = std::make_unique<crypto::Handshake>(true, l.psk, b, n - proto::kHandshakeBody);
+  l.hs->WriteFirst(crypto::SupportedSuites(), b + n - proto::kHandshakeBody);
+  LinkSend(li, b, n);
+}
+
+void Router::LinkSessionUp(uint32_t li) {
+  Link& l = links_[li];
+  l.sealed = true;
+  l.next_leg = 1;
+  l.legs_seen.Reset();
+  l.udp_ctr = 1;
+  l.udp_seen.Reset();
+  uint8_t k[crypto::kKeySize];
+  crypto::UdpKey(l.sess.exporter, l.sess.initiator ? 0 : 1, k);
+  l.udp_tx.SetKey(l.suite, k);
+  crypto::UdpKey(l.sess.exporter, l.sess.initiator ? 1 : 0, k);
+  l.udp_rx.SetKey(l.suite, k);
+  sodium_memzero(k, sizeof k);
+}
+
+void Router::AdoptLinkInit(uint32_t slot, const proto::LinkInitMsg& m, const uint8_t* raw, size_t raw_len) {
+  int li = -1;
+  std::string err = HelloError(m.hello, &li);
+  if (!err.empty()) return Drop(slot, err.c_str());
+  Link& l = links_[li];
+  crypto::Handshake hs(false, l.psk, raw, raw_len - proto::kHandshakeBody);
+  uint8_t offer = 0;
+  if (!hs.ReadFirst(m.body, &offer)) {
+    char why[128];
+    snprintf(why, sizeof why, "LINK_INIT from site '%s' failed authentication (another session secret?)",
+             l.site.c_str());
+    return Drop(slot, why);
+  }
+  uint8_t common = offer & crypto::SupportedSuites();
+  if (!(common & static_cast<uint8_t>(crypto::Suite::kChaCha20Poly1305))) return Drop(slot, "LINK_INIT offers no cipher we run");
+  auto pl = std::make_unique<PendingLink>();
+  pl->li = static_cast<uint32_t>(li);
+  pl->suite = (common & static_cast<uint8_t>(crypto::Suite::kAes256Gcm)) ? crypto::Suite::kAes256Gcm
+                                                                         : crypto::Suite::kChaCha20Poly1305;
+  proto::LinkRespMsg resp;
+  if (!hs.WriteSecond(static_cast<uint8_t>(pl->suite), resp.body)) return Drop(slot, "LINK_INIT with a degenerate key");
+  hs.Finish(&pl->sess);
+  Relay& r = relays_[slot];
+  uint8_t b[proto::kLinkRespSize];
+  proto::Encode(resp, b, sizeof b);
+  if (send(r.fd[0], b, sizeof b, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(sizeof b))
+    return Drop(slot, "writing LINK_RESP failed");
+  // Still unidentified (sheddable, header timeout) until the initiator proves the session with its first record.
+  r.plink = std::move(pl);
+  r.have = 0;
+  r.deadline_ms = now_ms_ + opt_.header_timeout_ms;
+  LOG_DEBUG("link %s: handshake answered, waiting for its first record", l.site.c_str());
+}
+
+void Router::ConfirmLink(uint32_t slot) {
+  Relay& r = relays_[slot];
+  crypto::Cipher& rx = r.plink->sess.rx;
+  constexpr size_t kWant = crypto::kRecordHeader + proto::kHeartbeatSize + crypto::kTagSize;
+  ssize_t n = recv(r.fd[0], r.buf + r.have, kWant - r.have, 0);
+  if (n == 0) return Drop(slot, "link closed during the handshake");
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    return Drop(slot, strerror(errno));
+  }
+  r.have = static_cast<uint8_t>(r.have + n);
+  if (r.have < kWant) return;
+  uint8_t hb[proto::kHeartbeatSize];
+  proto::HeartbeatMsg h;
+  size_t used = 0;
+  if (crypto::RecordCipherLen(r.buf) != proto::kHeartbeatSize + crypto::kTagSize ||
+      !rx.Open(r.buf, crypto::kRecordHeader, r.buf + crypto::kRecordHeader, kWant - crypto::kRecordHeader, hb) ||
+      proto::Decode(hb, sizeof hb, &h, &used) != proto::Parse::kOk)
+    return Drop(slot, "the link's first record failed authentication");
+  uint32_t li = r.plink->li;
+  if (LinkCut(li)) return Drop(slot, "link refused: cut by uvpn chaos");
+  Unaccount(r);
+  std::unique_ptr<PendingLink> pl = std::move(r.plink);
+  int fd = r.fd[0];
+  Endpoint peer = r.peer;
+  if (r.lookup_key[0]) lookups_.erase(r.lookup_key[0]);
+  r.lookup_key[0] = 0;
+  r.fd[0] = -1;
+  r.in_epoll[0] = false;
+  relays_.Free(slot);
+
+  if (links_[li].fd >= 0) LinkDown(li, "replaced by a new connection");
+  Link& l = links_[li];
+  l.fd = fd;
+  ++l.gen;
+  l.sess = pl->sess;
+  l.suite = pl->suite;
+  pl->sess.tx.Clear();
+  pl->sess.rx.Clear();
+  sodium_memzero(pl->sess.exporter, sizeof pl->sess.exporter);
+  LinkSessionUp(li);
+  l.state = LinkState::kUp;
+  l.since_ms = now_ms_;
+  l.last_heard_ms = now_ms_;
+  l.backoff_ms = kFirstBackoffMs;
+  l.ev = EPOLLIN;
+  loop_.Mod(fd, EPOLLIN, Pack(Kind::kLink, li, l.gen));
+  LOG_INFO("link %s up (accepted from %s, sealed)", l.site.c_str(), FormatEndpoint(peer).c_str());
+  uint32_t gen = l.gen;
+  SendAllLeases(li);
+  if (links_[li].gen == gen) OnLinkUp(li);
 }
 
 void Router::SendAllLeases(uint32_t li) {
@@ -113,7 +230,14 @@ void Router::LinkQueue(uint32_t li, const uint8_t* p, size_t n) {
   Link& l = links_[li];
   if (l.fd < 0 || n == 0) return;
   if (l.out.size() - l.out_off + n > kMaxLinkOut) return LinkDown(li, "peer router does not read");
-  l.out.insert(l.out.end(), p, p + n);
+  if (l.sealed) {
+    // One record per message (link messages are far below the record limit).
+    size_t at = l.out.size();
+    l.out.resize(at + crypto::kRecordHeader + n + crypto::kTagSize);
+    crypto::SealRecord(l.sess.tx, p, n, l.out.data() + at);
+  } else {
+    l.out.insert(l.out.end(), p, p + n);
+  }
   l.last_sent_ms = now_ms_;
 }
 
@@ -195,8 +319,18 @@ void Router::LinkDown(uint32_t li, const char* why) {
   l.ev = 0;
   ++l.gen;
   l.in.clear();
+  l.msg.clear();
   l.out.clear();
   l.out_off = 0;
+  l.hs.reset();
+  if (l.sealed) {
+    l.sealed = false;
+    l.sess.tx.Clear();
+    l.sess.rx.Clear();
+    l.udp_tx.Clear();
+    l.udp_rx.Clear();
+    sodium_memzero(l.sess.exporter, sizeof l.sess.exporter);
+  }
   if (was_up) {
     LOG_INFO("link %s down: %s", l.site.c_str(), why);
     leases_.DropSite(l.site);
@@ -243,19 +377,82 @@ void Router::OnLinkEvent(uint32_t li, uint32_t events) {
 
 void Router::LinkInput(uint32_t li, const uint8_t* data, size_t n) {
   uint32_t gen = links_[li].gen;
-  links_[li].in.insert(links_[li].in.end(), data, data + n);
+  Link& l = links_[li];
+  if (!sealed()) {
+    l.msg.insert(l.msg.end(), data, data + n);
+    return LinkMessages(li);
+  }
+  l.in.insert(l.in.end(), data, data + n);
+  size_t off = 0;
+  while (links_[li].gen == gen) {
+    Link& cur = links_[li];
+    size_t left = cur.in.size() - off;
+    if (!cur.sealed) {
+      // Initiator before LINK_RESP: the one plaintext message it may read.
+      if (left < proto::kLinkRespSize) break;
+      proto::LinkRespMsg resp;
+      size_t used = 0;
+      if (cur.state != LinkState::kHello || !cur.hs ||
+          proto::Decode(cur.in.data() + off, left, &resp, &used) != proto::Parse::kOk)
+        return LinkDown(li, "expected LINK_RESP");
+      uint8_t suite = 0;
+      if (!cur.hs->ReadSecond(resp.body, &suite)) {
+        LOG_WARN("link %s: LINK_RESP failed authentication (another session secret?)", cur.site.c_str());
+        return LinkDown(li, "handshake failed");
+      }
+      if (suite != static_cast<uint8_t>(crypto::Suite::kChaCha20Poly1305) &&
+          !(suite == static_cast<uint8_t>(crypto::Suite::kAes256Gcm) &&
+            (crypto::SupportedSuites() & static_cast<uint8_t>(crypto::Suite::kAes256Gcm))))
+        return LinkDown(li, "LINK_RESP chose a cipher we did not offer");
+      cur.hs->Finish(&cur.sess);
+      cur.hs.reset();
+      cur.suite = static_cast<crypto::Suite>(suite);
+      LinkSessionUp(li);
+      off += used;
+      cur.state = LinkState::kUp;
+      cur.since_ms = now_ms_;
+      cur.backoff_ms = kFirstBackoffMs;
+      LOG_INFO("link %s up (dialled %s, sealed)", cur.site.c_str(), FormatEndpoint(cur.endpoint).c_str());
+      proto::HeartbeatMsg hb{++cur.hb_seq};  // the first record: proves the session to the responder
+      uint8_t b[proto::kHeartbeatSize];
+      LinkSend(li, b, proto::Encode(hb, b, sizeof b));
+      if (links_[li].gen != gen) return;
+      SendAllLeases(li);
+      if (links_[li].gen != gen) return;
+      OnLinkUp(li);
+      continue;
+    }
+    if (left < crypto::kRecordHeader) break;
+    uint8_t* rec = cur.in.data() + off;
+    size_t clen = crypto::RecordCipherLen(rec);
+    if (clen == 0) return LinkDown(li, "malformed record");
+    if (left < crypto::kRecordHeader + clen) break;
+    size_t at = cur.msg.size();
+    cur.msg.resize(at + clen - crypto::kTagSize);
+    if (!cur.sess.rx.Open(rec, crypto::kRecordHeader, rec + crypto::kRecordHeader, clen, cur.msg.data() + at)) {
+      LOG_WARN("link %s: a record failed authentication", cur.site.c_str());
+      return LinkDown(li, "record failed authentication");
+    }
+    off += crypto::kRecordHeader + clen;
+    LinkMessages(li);
+  }
+  if (links_[li].gen == gen) links_[li].in.erase(links_[li].in.begin(), links_[li].in.begin() + off);
+}
+
+void Router::LinkMessages(uint32_t li) {
+  uint32_t gen = links_[li].gen;
   size_t off = 0;
   while (links_[li].gen == gen) {
     Link& cur = links_[li];
     proto::MsgType t;
     size_t total;
-    proto::Parse p = proto::PeekPrefix(cur.in.data() + off, cur.in.size() - off, &t, &total);
+    proto::Parse p = proto::PeekPrefix(cur.msg.data() + off, cur.msg.size() - off, &t, &total);
     if (p == proto::Parse::kBad) return LinkDown(li, "malformed message");
-    if (p == proto::Parse::kNeedMore || cur.in.size() - off < total) break;
-    LinkHandle(li, t, cur.in.data() + off, total);
+    if (p == proto::Parse::kNeedMore || cur.msg.size() - off < total) break;
+    LinkHandle(li, t, cur.msg.data() + off, total);
     off += total;
   }
-  if (links_[li].gen == gen) links_[li].in.erase(links_[li].in.begin(), links_[li].in.begin() + off);
+  if (links_[li].gen == gen) links_[li].msg.erase(links_[li].msg.begin(), links_[li].msg.begin() + off);
 }
 
 void Router::LinkHandle(uint32_t li, proto::MsgType t, const uint8_t* p, size_t n) {

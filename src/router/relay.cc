@@ -47,12 +47,6 @@ bool SendSmall(int fd, const uint8_t* p, size_t n) {
   return w == static_cast<ssize_t>(n);
 }
 
-bool SendStatus(int fd, WireCode code) {
-  uint8_t b[proto::kStatusSize];
-  proto::Encode(proto::StatusMsg{code}, b, sizeof b);
-  return SendSmall(fd, b, sizeof b);
-}
-
 const char* CodeName(WireCode c) {
   switch (c) {
     case WireCode::kOk:
@@ -135,15 +129,29 @@ void Router::OnAccept(Kind listener, int lfd) {
       }
       return;
     }
-    uint32_t slot = relays_.Alloc();
-    if (slot == kMaxSlots) {
+    Endpoint from = sysio::FromSockaddr(sa);
+    uint32_t& pending = unidentified_per_src_[from.ip];
+    if (pending >= static_cast<uint32_t>(opt_.max_unidentified_per_source)) {
+      // A flood or slowloris from one address: it may not hold more half-open connections (docs/security.md).
+      if (now_ms_ - last_accept_warn_ms_ >= 1000) {
+        last_accept_warn_ms_ = now_ms_;
+        LOG_WARN("%s: %u connections without a first message: new ones reset", FormatIp4(from.ip).c_str(), pending);
+      }
       CloseRst(fd);
       continue;
     }
+    uint32_t slot = relays_.Alloc();
+    if (slot == kMaxSlots) {
+      if (pending == 0) unidentified_per_src_.erase(from.ip);
+      CloseRst(fd);
+      continue;
+    }
+    ++pending;
     Relay& r = relays_[slot];
     r.listener = listener;
     r.fd[0] = fd;
-    r.peer = sysio::FromSockaddr(sa);
+    r.peer = from;
+    r.unid_counted = true;
     r.started_ms = now_ms_;
     r.deadline_ms = now_ms_ + opt_.header_timeout_ms;
     unidentified_.emplace_back(slot, relays_.Gen(slot));
@@ -203,8 +211,13 @@ void Router::ReadFirst(uint32_t slot) {
     if (p == proto::Parse::kNeedMore) continue;
     bool ok_type = type == proto::MsgType::kConnHeader ||
                    (type == proto::MsgType::kRegister && AcceptsNodes(r.listener)) ||
-                   ((type == proto::MsgType::kHello || type == proto::MsgType::kResume) &&
+                   ((type == proto::MsgType::kHello || type == proto::MsgType::kResume ||
+                     type == proto::MsgType::kLinkInit || type == proto::MsgType::kLegOpen) &&
                     AcceptsRouters(r.listener));
+    if (ok_type && sealed() && (type == proto::MsgType::kHello || type == proto::MsgType::kResume))
+      return Drop(slot, "plaintext router message refused: this router requires the sealed protocol");
+    if (ok_type && !sealed() && (type == proto::MsgType::kLinkInit || type == proto::MsgType::kLegOpen))
+      return Drop(slot, "sealed router message refused: this router runs --insecure-plaintext");
     if (!ok_type) {
       char why[64];
       snprintf(why, sizeof why, "unexpected message type %u as first message", static_cast<unsigned>(type));
@@ -213,12 +226,13 @@ void Router::ReadFirst(uint32_t slot) {
     if (r.have < total) continue;
 
     size_t used = 0;
+    if (type != proto::MsgType::kLinkInit) Unaccount(r);
     switch (type) {
       case proto::MsgType::kConnHeader: {
         if (r.have != proto::kConnHeaderSize || proto::Decode(r.buf, r.have, &r.hdr, &used) != proto::Parse::kOk)
           return Drop(slot, "bad CONN_HEADER");
         bool hop_ok = (r.hdr.hop == proto::Hop::kNodeToHome && AcceptsNodes(r.listener)) ||
-                      (r.hdr.hop == proto::Hop::kHomeToPeer && AcceptsRouters(r.listener));
+                      (r.hdr.hop == proto::Hop::kHomeToPeer && AcceptsRouters(r.listener) && !sealed());
         if (!hop_ok) {
           char why[64];
           snprintf(why, sizeof why, "CONN_HEADER with hop %u not allowed on this listener",
@@ -236,6 +250,18 @@ void Router::ReadFirst(uint32_t slot) {
         proto::HelloMsg m;
         if (proto::Decode(r.buf, total, &m, &used) != proto::Parse::kOk) return Drop(slot, "bad HELLO");
         return AdoptLink(slot, m, r.buf + total, r.have - total);
+      }
+      case proto::MsgType::kLinkInit: {
+        proto::LinkInitMsg m;
+        if (r.have != total || proto::Decode(r.buf, total, &m, &used) != proto::Parse::kOk)
+          return Drop(slot, "bad LINK_INIT");
+        return AdoptLinkInit(slot, m, r.buf, total);
+      }
+      case proto::MsgType::kLegOpen: {
+        proto::LegOpenMsg m;
+        if (r.have != total || proto::Decode(r.buf, total, &m, &used) != proto::Parse::kOk)
+          return Drop(slot, "bad LEG_OPEN");
+        return AdoptLegOpen(slot, m);
       }
       case proto::MsgType::kResume: {
         proto::ResumeMsg m;
@@ -284,7 +310,11 @@ void Router::StartRelay(uint32_t slot) {
       r.hdr.hop = proto::Hop::kHomeToPeer;
       r.link = static_cast<uint32_t>(LinkOfSiteIndex(static_cast<int>(site - opt_.table.sites.data())));
       if (LinkCut(r.link)) return Fail(slot, WireCode::kHostUnreach, "link cut by uvpn chaos");
-      if (opt_.resume) {
+      if (sealed() && (links_[r.link].state != LinkState::kUp || !links_[r.link].sealed))
+        return Fail(slot, WireCode::kHostUnreach, "no link to the destination's site");
+      // A sealed leg always sends through the replay ring (seal.cc); --no-resume then only means that a lost
+      // leg resets the relay (Suspend).
+      if (opt_.resume || sealed()) {
         r.resumable = true;
         r.leg1 = 1;
         r.hdr.flags = proto::kFlagResumable;
@@ -295,6 +325,7 @@ void Router::StartRelay(uint32_t slot) {
     r.id = r.hdr.relay_id;
     int li = LinkOfSiteIndex(static_cast<int>(r.id >> 48) - 1);
     if (li < 0) return Drop(slot, "relay id names no other site");
+    if (r.seal.on && static_cast<uint32_t>(li) != r.link) return Drop(slot, "relay id of another site than the leg's link");
     if (LinkCut(static_cast<uint32_t>(li))) return Drop(slot, "link cut by uvpn chaos");
     r.link = static_cast<uint32_t>(li);
     if (r.hdr.flags & proto::kFlagResumable) {
@@ -363,6 +394,7 @@ bool Router::SendHeader(uint32_t slot, int* err) {
   Relay& r = relays_[slot];
   uint8_t b[proto::kConnHeaderSize];
   proto::Encode(r.hdr, b, sizeof b);
+  if (r.role == Role::kHomeRemote && sealed()) return SendLegOpen(slot, b, err);
   ssize_t w = send(r.fd[1], b, sizeof b, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (w == static_cast<ssize_t>(sizeof b)) return true;
   *err = w < 0 ? errno : EPIPE;  // a partial write of 32 bytes into a fresh socket does not happen
@@ -384,13 +416,21 @@ void Router::HeaderSent(uint32_t slot) {
     return;
   }
   if (r.role == Role::kPeer || r.want_status) {
-    if (!SendStatus(r.fd[0], WireCode::kOk)) return Reset(slot, "writing STATUS failed");
+    if (!SendStatusOn(slot, WireCode::kOk)) return Reset(slot, "writing STATUS failed");
   }
   Establish(slot);
 }
 
 void Router::ReadStatus(uint32_t slot) {
   Relay& r = relays_[slot];
+  if (r.seal.on) {
+    const char* why = "";
+    int got = ReadSealedSmall(slot, 1, proto::kStatusSize, &why);
+    if (got == 0) return;
+    if (got < 0) return Fail(slot, WireCode::kConnReset, (std::string("leg 1 before STATUS: ") + why).c_str());
+    r.have = proto::kStatusSize;
+    return StatusRead(slot);
+  }
   ssize_t n = recv(r.fd[1], r.buf + r.have, proto::kStatusSize - r.have, 0);
   if (n == 0) return Fail(slot, WireCode::kConnReset, "peer router closed leg 1 before STATUS");
   if (n < 0) {
@@ -399,12 +439,17 @@ void Router::ReadStatus(uint32_t slot) {
   }
   r.have = static_cast<uint8_t>(r.have + n);
   if (r.have < proto::kStatusSize) return;
+  StatusRead(slot);
+}
+
+void Router::StatusRead(uint32_t slot) {
+  Relay& r = relays_[slot];
   proto::StatusMsg m;
   size_t used;
   if (proto::Decode(r.buf, r.have, &m, &used) != proto::Parse::kOk)
     return Fail(slot, WireCode::kProto, "bad STATUS from peer router");
   if (m.code != WireCode::kOk) return Fail(slot, m.code, "peer router reports failure");
-  if (r.want_status && !SendStatus(r.fd[0], WireCode::kOk)) return Reset(slot, "writing STATUS failed");
+  if (r.want_status && !SendStatusOn(slot, WireCode::kOk)) return Reset(slot, "writing STATUS failed");
   Establish(slot);
 }
 
@@ -425,10 +470,10 @@ void Router::Fail(uint32_t slot, WireCode code, const char* why) {
            FormatEndpoint(r.peer).c_str(), FormatIp4(r.hdr.src_vip).c_str(), r.hdr.src_port,
            FormatIp4(r.hdr.dst_vip).c_str(), r.hdr.dst_port, CodeName(code), why);
   if (r.role == Role::kPeer) {
-    SendStatus(r.fd[0], code);
+    SendStatusOn(slot, code);
     close(r.fd[0]);
   } else {
-    if (r.want_status) SendStatus(r.fd[0], code);
+    if (r.want_status) SendStatusOn(slot, code);
     CloseRst(r.fd[0]);
   }
   r.fd[0] = -1;
@@ -453,8 +498,30 @@ void Router::Reset(uint32_t slot, const char* why) {
   FreeRelay(slot, est ? proto::RelayState::kClosed : proto::RelayState::kFailed, WireCode::kConnReset);
 }
 
+bool Router::SendStatusOn(uint32_t slot, WireCode code) {
+  Relay& r = relays_[slot];
+  uint8_t b[proto::kStatusSize];
+  proto::Encode(proto::StatusMsg{code}, b, sizeof b);
+  // Side 0 is leg 1 only at the peer router; the home router's side 0 is its node (never sealed).
+  if (r.role == Role::kPeer && r.seal.on) return SendSealedSmall(r.fd[0], r.seal.tx, b, sizeof b);
+  return SendSmall(r.fd[0], b, sizeof b);
+}
+
+void Router::Unaccount(Relay& r) {
+  if (!r.unid_counted) return;
+  r.unid_counted = false;
+  auto it = unidentified_per_src_.find(r.peer.ip);
+  if (it != unidentified_per_src_.end() && --it->second == 0) unidentified_per_src_.erase(it);
+}
+
 void Router::FreeRelay(uint32_t slot, proto::RelayState final_state, WireCode code) {
   Relay& r = relays_[slot];
+  Unaccount(r);
+  if (r.seal.on) {
+    ReleaseSeal(r.seal);
+    r.seal.on = false;
+  }
+  r.plink.reset();
   if (r.resumable) {
     if (auto it = by_id_.find(r.id); it != by_id_.end() && it->second == slot) by_id_.erase(it);
     if (r.ring.capacity() > kRingMin) ring_extra_ -= r.ring.capacity() - kRingMin;
@@ -522,6 +589,7 @@ void Router::OnRelayEvent(uint32_t slot, int side, uint32_t events) {
   uint32_t gen = relays_.Gen(slot);
   switch (r.state) {
     case RState::kAccepted:
+      if (r.plink) return ConfirmLink(slot);
       return ReadFirst(slot);
     case RState::kConnecting:
       if (side == 0) return Reset(slot, "client connection failed during set-up");
@@ -583,6 +651,12 @@ void Router::Pump(uint32_t slot, int d) {
   if (r.resumable && d != r.leg1) {
     PumpRing(slot);
     return;
+  }
+  if (r.seal.on && d == r.leg1) {
+    uint32_t gen = relays_.Gen(slot);
+    SealedRecv(slot);
+    if (!relays_.Live(slot, gen) || relays_[slot].state == RState::kSuspended) return;
+    return Flush(slot, d);
   }
   if (!dir.pipe.valid()) {
     dir.pipe = pipes_.Get();
@@ -663,7 +737,9 @@ void Router::UpdateInterest(uint32_t slot) {
     } else if (up) {
       uint32_t leg_ev = 0;
       if (!in.eof && in.in_pipe == 0) leg_ev |= EPOLLIN;
-      if (r.ring.unsent() > 0 || (out.eof && !out.shut && (!r.spill || r.spill->pending() == 0))) leg_ev |= EPOLLOUT;
+      if (r.ring.unsent() > 0 || r.seal.tx_pending() ||
+          (out.eof && !out.shut && (!r.spill || r.spill->pending() == 0)))
+        leg_ev |= EPOLLOUT;
       SetEvents(slot, leg, leg_ev);
     }
     return;

@@ -165,8 +165,11 @@ bool Router::PumpRing(uint32_t slot) {
         }
       }
     }
-    // 3. The ring into leg 1.
-    if (up && r.ring.unsent() > 0 && !sink_full) {
+    // 3. The ring into leg 1 (sealed: as records, seal.cc).
+    spill_empty = !r.spill || r.spill->pending() == 0;
+    if (up && r.seal.on && !sink_full) {
+      if (!SealedSend(slot, out.eof && !out.shut && spill_empty, &progress, &sink_full)) return relays_.Live(slot, gen);
+    } else if (up && r.ring.unsent() > 0 && !sink_full) {
       int k = r.ring.UnsentSpans(sp);
       msghdr mh{};
       mh.msg_iov = sp;
@@ -185,9 +188,9 @@ bool Router::PumpRing(uint32_t slot) {
         return relays_.Live(slot, gen);
       }
     }
-    // 4. EOF: once everything before it is in leg 1 (again after a resume).
-    spill_empty = !r.spill || r.spill->pending() == 0;
-    if (up && out.eof && !out.shut && r.ring.unsent() == 0 && spill_empty) {
+    // 4. EOF: once everything before it is in leg 1 (again after a resume); sealed, after the end-of-stream record.
+    bool sealed_done = !r.seal.on || (r.seal.close_queued && !r.seal.tx_pending());
+    if (up && out.eof && !out.shut && r.ring.unsent() == 0 && spill_empty && sealed_done) {
       shutdown(r.fd[leg], SHUT_WR);
       out.shut = true;
       progress = true;
@@ -288,6 +291,8 @@ void Router::OnRelayReset(uint32_t li, const proto::RelayResetMsg& m) {
 void Router::Suspend(uint32_t slot, const char* why) {
   Relay& r = relays_[slot];
   if (!r.resumable || r.state < RState::kEstablished) return Reset(slot, why);
+  // Sealed relays are ringed even with --no-resume (seal.cc); without resume a lost leg ends them.
+  if (!opt_.resume) return Reset(slot, why);
   if (r.state == RState::kResuming) return ResumeFailed(slot, why);
   if (r.state == RState::kSuspended) return;
   int leg = r.leg1;
@@ -296,6 +301,7 @@ void Router::Suspend(uint32_t slot, const char* why) {
   DelFromEpoll(slot, leg);
   CloseRst(r.fd[leg]);
   r.fd[leg] = -1;
+  if (r.seal.on) ReleaseSeal(r.seal);  // partial records and unsent ones: the resume replays from the ring
   r.state = RState::kSuspended;
   if (r.suspended_ms == 0) r.suspended_ms = now_ms_;
   ++r.suspensions;
@@ -339,19 +345,36 @@ void Router::OnResumeEvent(uint32_t slot, uint32_t events) {
     proto::ResumeMsg m{static_cast<uint8_t>(r.dir[leg].eof ? proto::kFlagEofSeen : 0), r.id, r.r_bytes, r.leg_no};
     uint8_t b[proto::kResumeSize];
     proto::Encode(m, b, sizeof b);
+    if (sealed()) {
+      int err = 0;
+      if (SendLegOpen(slot, b, &err)) {
+        r.resume_sent = true;
+        return SetEvents(slot, leg, EPOLLIN);
+      }
+      if (err == EAGAIN || err == EWOULDBLOCK) return SetEvents(slot, leg, EPOLLOUT);
+      return ResumeFailed(slot, strerror(err));
+    }
     ssize_t w = send(r.fd[leg], b, sizeof b, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return SetEvents(slot, leg, EPOLLOUT);
     if (w != static_cast<ssize_t>(sizeof b)) return ResumeFailed(slot, w < 0 ? strerror(errno) : "short write");
     r.resume_sent = true;
     return SetEvents(slot, leg, EPOLLIN);
   }
-  ssize_t n = recv(r.fd[leg], r.buf + r.have, proto::kResumeOkSize - r.have, 0);
-  if (n == 0) return ResumeFailed(slot, "peer router closed the new leg 1");
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
-    return ResumeFailed(slot, strerror(errno));
+  if (r.seal.on) {
+    const char* why = "";
+    int got = ReadSealedSmall(slot, leg, proto::kResumeOkSize, &why);
+    if (got == 0) return;
+    if (got < 0) return ResumeFailed(slot, why);
+    r.have = proto::kResumeOkSize;
+  } else {
+    ssize_t n = recv(r.fd[leg], r.buf + r.have, proto::kResumeOkSize - r.have, 0);
+    if (n == 0) return ResumeFailed(slot, "peer router closed the new leg 1");
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      return ResumeFailed(slot, strerror(errno));
+    }
+    r.have = static_cast<uint8_t>(r.have + n);
   }
-  r.have = static_cast<uint8_t>(r.have + n);
   if (r.have >= proto::kPrefixSize) {
     // Anything but a RESUME_OK (a STATUS, garbage) is a peer that does not speak this protocol: retrying
     // cannot help.
@@ -416,6 +439,7 @@ void Router::ResumeFailed(uint32_t slot, const char* why) {
   // application's end of stream (docs/outage.md, "Losing and regaining leg 1").
   CloseRst(r.fd[leg]);
   r.fd[leg] = -1;
+  if (r.seal.on) ReleaseSeal(r.seal);
   r.state = RState::kSuspended;
   r.resume_sent = false;
   r.have = 0;
@@ -437,11 +461,14 @@ void Router::AdoptResume(uint32_t tmp, const proto::ResumeMsg& m) {
     t.in_epoll[0] = false;
     return FreeRelay(tmp, proto::RelayState::kFailed, proto::WireCode::kConnReset);
   }
-  bool ok = slot != kMaxSlots && relays_[slot].role == Role::kPeer;
+  bool ok = slot != kMaxSlots && relays_[slot].role == Role::kPeer &&
+            (!t.seal.on || relays_[slot].link == t.link);  // sealed: only the relay's own site may resume it
+  crypto::Cipher* txc = t.seal.on ? &t.seal.tx : nullptr;  // moves to the relay with the connection
   auto answer = [&](proto::WireCode code, uint64_t r_bytes, uint8_t flags) {
     proto::ResumeOkMsg a{flags, m.relay_id, r_bytes, code, m.leg};
     uint8_t b[proto::kResumeOkSize];
     proto::Encode(a, b, sizeof b);
+    if (txc) return SendSealedSmall(fd, *txc, b, sizeof b);
     return send(fd, b, sizeof b, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof b);
   };
   if (!ok) {
@@ -469,7 +496,15 @@ void Router::AdoptResume(uint32_t tmp, const proto::ResumeMsg& m) {
     FreeRelay(tmp, proto::RelayState::kFailed, proto::WireCode::kProto);
     return Reset(slot, "RESUME counter out of range");
   }
-  // Take the connection over from the temporary slot (its epoll registration moves with it).
+  // Take the connection over from the temporary slot (its epoll registration moves with it), and its keys.
+  if (r.seal.on) ReleaseSeal(r.seal);
+  r.seal.on = t.seal.on;
+  r.seal.tx = t.seal.tx;
+  r.seal.rx = t.seal.rx;
+  t.seal.tx.Clear();
+  t.seal.rx.Clear();
+  t.seal.on = false;
+  if (txc) txc = &r.seal.tx;
   if (t.lookup_key[0]) lookups_.erase(t.lookup_key[0]);
   t.lookup_key[0] = 0;
   t.fd[0] = -1;

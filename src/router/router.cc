@@ -92,6 +92,7 @@ Router::Router(const Options& o) : opt_(o), leases_(Cidr{}, "") {
 Router::~Router() = default;
 
 Status Router::Init() {
+  if (opt_.secret && !crypto::Init()) return Status(EIO, "libsodium failed to initialise");
   if (!self_) return Status::Invalid("site '" + opt_.site + "' is not in the route table");
   if (opt_.heartbeat_s < 1 || opt_.heartbeat_s > 255) return Status::Invalid("heartbeat_s must be 1..255");
   now_ms_ = NowMs();

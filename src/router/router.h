@@ -1,9 +1,11 @@
 // The subnet router (docs/architecture.md "Router internals", docs/protocol.md).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "routes/routes.h"
+#include "routes/secret.h"
 
 namespace uvpn::router {
 
@@ -28,6 +30,12 @@ struct Options {
   size_t replay_memory = 256u << 20;  // all replay rings together, beyond kRingMin each
   std::string spill_dir;              // empty: "spill" beside the status socket
   uint64_t spill_quota = 1ull << 30;  // all spill files together
+
+  // Security (docs/security.md, docs/protocol.md section 11). With a secret, router links run the Noise handshake,
+  // legs 1 and router-to-router datagrams are sealed, and plaintext first messages on the WAN are refused. Without
+  // one (`uvpn router --insecure-plaintext`, test drivers) the WAN speaks plaintext as in protocol version 1.
+  std::optional<routes::Secret> secret;
+  int max_unidentified_per_source = 64;  // connections without a complete first message, per source address
 };
 
 // Runs the router until SIGTERM/SIGINT. Returns the process exit code (0 on a clean stop); start-up errors are

@@ -38,6 +38,8 @@
 #include <vector>
 
 #include "common/addr.h"
+#include "crypto/aead.h"
+#include "crypto/noise.h"
 #include "proto/wire.h"
 #include "router/event_loop.h"
 #include "router/leases.h"
@@ -83,6 +85,28 @@ struct Dir {
   uint8_t streak = 0;    // splice-ins with data since the other direction last carried data (saturating)
 };
 
+// A sealed leg 1 (docs/protocol.md section 11, seal.cc): its ciphers and record buffers. The buffers come from
+// Router::GetSealBuf only while they hold bytes, so idle relays hold none.
+inline constexpr size_t kSealBuf = 4 * crypto::kMaxRecord;
+struct LegSeal {
+  bool on = false;
+  crypto::Cipher tx, rx;
+  uint8_t* rxb = nullptr;  // ciphertext read from leg 1 but not opened yet (at most one partial record)
+  uint32_t rx_have = 0;
+  bool rx_closed = false;  // the peer's authenticated end of stream was opened
+  uint8_t* txb = nullptr;  // sealed records not written yet: txb[tx_off, tx_len)
+  uint32_t tx_off = 0, tx_len = 0;
+  bool close_queued = false;  // our end-of-stream record is in txb (or written)
+  bool tx_pending() const { return tx_off < tx_len; }
+};
+
+// Responder side of a router-link handshake between LINK_RESP and the initiator's first record (links.cc).
+struct PendingLink {
+  uint32_t li = 0;
+  crypto::LinkSession sess;
+  crypto::Suite suite = crypto::Suite::kChaCha20Poly1305;
+};
+
 struct Relay {
   RState state = RState::kAccepted;
   Role role = Role::kUnknown;
@@ -124,6 +148,10 @@ struct Relay {
   uint32_t leg_no = 0;          // number of the current (or last) leg 1: 0 the first, +1 per RESUME (home counts)
   uint8_t failed_resumes = 0;   // home: RESUME attempts failed in a row while the link was up
   int64_t done_ms = 0;          // both directions ended here, waiting for the peer's final ACK since
+
+  bool unid_counted = false;            // counted in Router::unidentified_per_src_ (ACCEPTED, no first message)
+  LegSeal seal;                         // leg 1 sealed (secret set): on for every cross-site relay
+  std::unique_ptr<PendingLink> plink;   // a WAN connection that sent LINK_INIT, until its first record
 };
 
 // What LOOKUP answers for a node connection: live while `slot` is in use with `gen`, else a frozen final
@@ -165,9 +193,22 @@ struct Link {
   int64_t last_sent_ms = 0;
   uint32_t hb_seq = 0;
   int64_t cut_until_ms = 0;  // `uvpn chaos cut`: refuse this link and its legs until then (0: not cut)
-  std::vector<uint8_t> in;
+  std::vector<uint8_t> in;   // bytes read (records once sealed)
+  std::vector<uint8_t> msg;  // sealed links: opened plaintext, parsed into messages
   std::vector<uint8_t> out;
   size_t out_off = 0;
+
+  // Security (docs/protocol.md section 11): the handshake while dialling, then the link session.
+  uint8_t psk[crypto::kPskLen] = {};
+  std::unique_ptr<crypto::Handshake> hs;
+  bool sealed = false;  // `sess` is valid (state kUp with a secret)
+  crypto::LinkSession sess;
+  crypto::Suite suite = crypto::Suite::kChaCha20Poly1305;
+  uint64_t next_leg = 1;                  // legs we dial in this session
+  crypto::ReplayWindow<4096> legs_seen;   // legs they dialled in this session
+  crypto::Cipher udp_tx, udp_rx;
+  uint64_t udp_ctr = 1;
+  crypto::ReplayWindow<1024> udp_seen;
 };
 
 struct StatusConn {
@@ -206,6 +247,9 @@ class Router {
   void OnConnected(uint32_t slot);            // side 1's connect completed (EPOLLOUT)
   void HeaderSent(uint32_t slot);             // -> AWAIT_STATUS or ESTABLISHED
   void ReadStatus(uint32_t slot);
+  void StatusRead(uint32_t slot);  // r.buf holds a complete STATUS
+  bool SendStatusOn(uint32_t slot, proto::WireCode code);  // on side 0 (sealed at the peer router)
+  void Unaccount(Relay& r);        // no longer an unidentified connection of its source
   void Establish(uint32_t slot);
   void Fail(uint32_t slot, proto::WireCode code, const char* why);
   void Drop(uint32_t slot, const char* why);  // bad input: one log line, close side 0
@@ -279,8 +323,34 @@ class Router {
   std::string Chaos(const std::string& verb, const std::string& site, int64_t ms);
   bool LinkCut(uint32_t li) const { return links_[li].cut_until_ms != 0 && now_ms_ < links_[li].cut_until_ms; }
 
+  // --- seal.cc (sealed legs 1, docs/protocol.md section 11)
+  bool sealed() const { return opt_.secret.has_value(); }
+  uint8_t* GetSealBuf();
+  void PutSealBuf(uint8_t*& b);
+  void ReleaseSeal(LegSeal& s);  // buffers back, keys wiped
+  // Home router: keys for a new leg 1 of relay `slot` from its link's session, and the LEG_OPEN carrying `first`
+  // (a 32-byte CONN_HEADER or RESUME) written to fd[leg1]. False with *err (errno; EHOSTUNREACH: no link session).
+  bool SendLegOpen(uint32_t slot, const uint8_t first[32], int* err);
+  // Peer router: a LEG_OPEN arrived as the first message of relay slot `slot`.
+  void AdoptLegOpen(uint32_t slot, const proto::LegOpenMsg& m);
+  // One small message as one record on `fd`; false unless wholly written.
+  static bool SendSealedSmall(int fd, crypto::Cipher& tx, const uint8_t* msg, size_t n);
+  // Reads one record of `plain_len` plaintext bytes from fd[side] into r.buf (accumulating in r.have); 1 when
+  // opened (plaintext at r.buf[0, plain_len)), 0 for more, -1 on EOF/error/forgery with *why.
+  int ReadSealedSmall(uint32_t slot, int side, size_t plain_len, const char** why);
+  // Ring -> records -> leg 1 (PumpRing step 3); queues the end-of-stream record when `close_due` and the ring is
+  // empty. Returns false if the relay was suspended or freed; *sink_full when the socket took less than offered.
+  bool SealedSend(uint32_t slot, bool close_due, bool* progress, bool* sink_full);
+  // Leg 1 -> open records -> the direction's pipe (Pump for direction leg1).
+  void SealedRecv(uint32_t slot);
+
   // --- links.cc
   void InitLinks();
+  // Responder: LINK_INIT arrived as the first message of relay slot `slot` (`raw`: its bytes, for the prologue).
+  void AdoptLinkInit(uint32_t slot, const proto::LinkInitMsg& m, const uint8_t* raw, size_t raw_len);
+  void ConfirmLink(uint32_t slot);  // responder: the initiator's first record on a pending link
+  void LinkSessionUp(uint32_t li);  // derive datagram keys, reset leg counters
+  void LinkMessages(uint32_t li);   // parse plaintext messages in Link::msg
   // `extra`/`n`: bytes read behind the HELLO, processed as if received next.
   void AdoptLink(uint32_t slot, const proto::HelloMsg& m, const uint8_t* extra, size_t n);
   void LinkInput(uint32_t li, const uint8_t* p, size_t n);
@@ -343,6 +413,8 @@ class Router {
   RecoveryStats recovery_;
   std::vector<uint8_t> scratch_;                          // spill staging, 64 KiB, allocated once
 
+  std::vector<uint8_t*> seal_bufs_;  // idle kSealBuf buffers (seal.cc)
+  std::unordered_map<Ip4, uint32_t> unidentified_per_src_;  // ACCEPTED connections per source address
   std::deque<std::pair<uint32_t, uint32_t>> unidentified_;  // (slot, gen) of ACCEPTED relays, oldest first
   sysio::Fd spare_fd_;  // kept free so that accept can shed a connection when out of descriptors
   int64_t last_accept_warn_ms_ = 0;

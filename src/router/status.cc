@@ -82,11 +82,11 @@ std::string FormatText(const Snapshot& s) {
           static_cast<unsigned long long>(v.orphan_resets), static_cast<unsigned long long>(v.ring_bytes),
           static_cast<unsigned long long>(v.spill_bytes), static_cast<unsigned long long>(v.spill_files));
   const UdpStats& u = s.udp;
-  Appendf(&o, "udp: rx %llu tx %llu drops: malformed %llu no_lease %llu no_route %llu link_down %llu send %llu\n",
+  Appendf(&o, "udp: rx %llu tx %llu drops: malformed %llu no_lease %llu no_route %llu link_down %llu send %llu auth %llu\n",
           static_cast<unsigned long long>(u.rx), static_cast<unsigned long long>(u.tx),
           static_cast<unsigned long long>(u.drop_malformed), static_cast<unsigned long long>(u.drop_no_lease),
           static_cast<unsigned long long>(u.drop_no_route), static_cast<unsigned long long>(u.drop_link_down),
-          static_cast<unsigned long long>(u.drop_send));
+          static_cast<unsigned long long>(u.drop_send), static_cast<unsigned long long>(u.drop_auth));
   return o;
 }
 
@@ -157,11 +157,11 @@ std::string FormatJson(const Snapshot& s) {
   const UdpStats& u = s.udp;
   Appendf(&o,
           ",\"udp\":{\"rx\":%llu,\"tx\":%llu,\"drop_malformed\":%llu,\"drop_no_lease\":%llu,"
-          "\"drop_no_route\":%llu,\"drop_link_down\":%llu,\"drop_send\":%llu}}\n",
+          "\"drop_no_route\":%llu,\"drop_link_down\":%llu,\"drop_send\":%llu,\"drop_auth\":%llu}}\n",
           static_cast<unsigned long long>(u.rx), static_cast<unsigned long long>(u.tx),
           static_cast<unsigned long long>(u.drop_malformed), static_cast<unsigned long long>(u.drop_no_lease),
           static_cast<unsigned long long>(u.drop_no_route), static_cast<unsigned long long>(u.drop_link_down),
-          static_cast<unsigned long long>(u.drop_send));
+          static_cast<unsigned long long>(u.drop_send), static_cast<unsigned long long>(u.drop_auth));
   return o;
 }
 

@@ -72,6 +72,7 @@ struct UdpStats {
   uint64_t drop_no_route = 0;
   uint64_t drop_link_down = 0;
   uint64_t drop_send = 0;  // sendto failed (EAGAIN, ...)
+  uint64_t drop_auth = 0;  // sealed datagram forged, replayed, of no current link session, or plaintext refused
 };
 
 struct Snapshot {

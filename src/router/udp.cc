@@ -8,6 +8,9 @@
 //     to its leased real address, a remote one hop 1 to its site's WAN endpoint while the link is up;
 //   hop 1 on the WAN socket: accepted only from a route-table router, for sources in that router's subnet and
 //     destinations in this one; then hop 2 to the leased real address.
+// With a session secret, hop 1 travels as UDP_SEALED (docs/protocol.md section 11): sealed in place in its slot
+// with the link's datagram key and counter, opened in place and checked against the link's replay window before
+// anything else looks at it; plaintext hop 1 is refused.
 // Nothing allocates or blocks, and nothing outlives one event: every failure (EAGAIN included) drops that one
 // datagram and bumps a counter (status "udp"). When the node and WAN endpoints are equal, the node socket
 // carries all hops.
@@ -102,11 +105,32 @@ void Router::UdpDrop(uint64_t* counter, const char* why, const Endpoint& from) {
 void Router::OnUdpData(bool wan_socket, const Endpoint& from, uint8_t* p, size_t n) {
   UdpStats& st = udp_stats_;
   ++st.rx;
+  bool same = self_->node == self_->peer;
+  int sealed_li = -1;
+  if ((wan_socket || same) && n > 4 && p[4] == static_cast<uint8_t>(proto::MsgType::kUdpSealed)) {
+    proto::UdpSealedHeader sh;
+    size_t used;
+    if (proto::Decode(p, n, &sh, &used) != proto::Parse::kOk || proto::kUdpSealedHeader + sh.sealed_len != n)
+      return UdpDrop(&st.drop_malformed, "malformed or truncated sealed datagram", from);
+    if (!sealed()) return UdpDrop(&st.drop_auth, "sealed datagram, but this router runs --insecure-plaintext", from);
+    for (size_t i = 0; i < links_.size(); ++i)
+      if (links_[i].sealed && links_[i].state == LinkState::kUp && links_[i].sess.link_id == sh.link_id)
+        sealed_li = static_cast<int>(i);
+    if (sealed_li < 0) return UdpDrop(&st.drop_auth, "sealed datagram of no current link session", from);
+    Link& l = links_[sealed_li];
+    uint8_t* ct = p + proto::kUdpSealedHeader;
+    if (!l.udp_rx.OpenAt(sh.counter, p, proto::kUdpSealedHeader, ct, sh.sealed_len, ct))
+      return UdpDrop(&st.drop_auth, "sealed datagram failed authentication", from);
+    if (!l.udp_seen.Check(sh.counter)) return UdpDrop(&st.drop_auth, "sealed datagram replayed", from);
+    n = sh.sealed_len - crypto::kTagSize;
+    memmove(p, ct, n);
+  }
   proto::UdpHeader h;
   size_t used;
   if (proto::Decode(p, n, &h, &used) != proto::Parse::kOk || h.payload_len + proto::kUdpHeaderSize != n)
     return UdpDrop(&st.drop_malformed, "malformed or truncated", from);
-  bool same = self_->node == self_->peer;
+  if (h.hop == proto::Hop::kHomeToPeer && (wan_socket || same) && sealed() && sealed_li < 0)
+    return UdpDrop(&st.drop_auth, "plaintext hop 1 refused (sealed session)", from);
   if (h.hop == proto::Hop::kNodeToHome && (!wan_socket || same)) {
     const Lease* l = leases_.ByReal(from.ip);
     if (!l) return UdpDrop(&st.drop_no_lease, "sender has no lease", from);
@@ -120,6 +144,8 @@ void Router::OnUdpData(bool wan_socket, const Endpoint& from, uint8_t* p, size_t
           sites[i].subnet.contains(h.src_vip))
         si = static_cast<int>(i);
     if (si < 0) return UdpDrop(&st.drop_malformed, "hop 1 not from the router of its source", from);
+    if (sealed_li >= 0 && links_[sealed_li].site != opt_.table.sites[si].name)
+      return UdpDrop(&st.drop_auth, "hop 1 source outside the subnet of the link that sealed it", from);
     if (!self_->subnet.contains(h.dst_vip)) return UdpDrop(&st.drop_no_route, "hop 1 for another site", from);
   } else {
     return UdpDrop(&st.drop_malformed, "wrong hop for this socket", from);
@@ -142,14 +168,29 @@ void Router::OnUdpData(bool wan_socket, const Endpoint& from, uint8_t* p, size_t
     for (const auto& s : opt_.table.sites)
       if (&s != self_ && s.subnet.contains(h.dst_vip)) dst_site = &s;
     if (!dst_site) return UdpDrop(&st.drop_no_route, "destination in no site", from);
-    bool up = false;
-    for (const Link& l : links_)
-      if (l.site == dst_site->name) up = l.state == LinkState::kUp;
-    if (!up) return UdpDrop(&st.drop_link_down, "link to the destination's site is down", from);
+    Link* link = nullptr;
+    for (Link& l : links_)
+      if (l.site == dst_site->name && l.state == LinkState::kUp) link = &l;
+    if (!link) return UdpDrop(&st.drop_link_down, "link to the destination's site is down", from);
     h.hop = proto::Hop::kHomeToPeer;
     to.sin_addr.s_addr = htonl(dst_site->peer.ip);
     to.sin_port = htons(dst_site->peer.port);
     out_fd = same ? udp_.get() : wan_udp_.get();
+    if (sealed()) {
+      if (!link->sealed) return UdpDrop(&st.drop_link_down, "link to the destination's site is down", from);
+      if (n > proto::kUdpMaxSealedInner) return UdpDrop(&st.drop_no_route, "too large to seal", from);
+      proto::Encode(h, p, proto::kUdpHeaderSize);
+      memmove(p + proto::kUdpSealedHeader, p, n);
+      proto::UdpSealedHeader sh{link->sess.link_id, link->udp_ctr++, n + crypto::kTagSize};
+      proto::Encode(sh, p, proto::kUdpSealedHeader);
+      uint8_t* pt = p + proto::kUdpSealedHeader;
+      link->udp_tx.SealAt(sh.counter, p, proto::kUdpSealedHeader, pt, n, pt);
+      n += proto::kUdpSealedOverhead;
+      udp_iov_[udp_out_n_].iov_len = n;
+      udp_fd_[udp_out_n_] = out_fd;
+      if (++udp_out_n_ == kUdpQueue) UdpFlush();
+      return;
+    }
   }
   proto::Encode(h, p, proto::kUdpHeaderSize);
   udp_iov_[udp_out_n_].iov_len = n;

@@ -88,10 +88,16 @@ def test_bad_datagrams_dropped():
         # From a node to its home router: wrong length, wrong hop (1 and 2 are for routers only).
         ov.call("s1-n1", [PY, "-c", SEND_RAW, "10.91.1.1", "7701", f"0.0.0.0,{n1},{PORT},0,40",
                           f"100.97.1.11,{n1},{PORT},1,", f"100.97.1.11,{n1},{PORT},2,"], check=True)
-        # From router s1's WAN address to s2's WAN endpoint: a source outside s1's subnet is refused.
-        ov.call("s1-head", [PY, "-c", SEND_RAW, "10.91.0.2", "7700", f"100.97.2.12,{n1},{PORT},1,",
+        # From router s1's WAN address to s2's WAN endpoint, in clear: the session is sealed (docs/protocol.md
+        # section 11), so even a well-formed hop 1 from the right address is refused as unauthenticated.
+        ov.call("s1-head", [PY, "-c", SEND_RAW, "10.91.0.2", "7700", f"100.97.1.11,{n1},{PORT},1,",
                             f"100.97.3.1,{n1},{PORT},1,"], overlay=False, check=True)
-        h.wait_until(lambda: ov.status_json("s2")["udp"]["drop_malformed"] >= 2, 5, "s2 drops counted")
+        # A forged UDP_SEALED (right type and length, a made-up link id and counter, random ciphertext).
+        forged = ("import socket,os,struct; b=os.urandom(24+40); "
+                  "d=struct.pack('>IBBH',0x55565031,23,0,24+len(b))+struct.pack('>QQ',1234,1)+b; "
+                  "socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(d,('10.91.0.2',7700))")
+        ov.call("s1-head", [PY, "-c", forged], overlay=False, check=True)
+        h.wait_until(lambda: ov.status_json("s2")["udp"]["drop_auth"] >= 3, 5, "s2 drops counted")
         assert ov.status_json("s1")["udp"]["drop_malformed"] >= 3, ov.status_json("s1")["udp"]
         assert ov.status_json("s2")["udp"]["tx"] == 0, ov.status_json("s2")["udp"]
         assert ov.router_alive("s1") and ov.router_alive("s2")

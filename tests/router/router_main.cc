@@ -1,5 +1,6 @@
 // Test driver for the subnet router: `uvpn_router_testmain --routes FILE --site NAME [--control SOCK]
-// [--log-level L] [--connect-timeout-ms N] [--heartbeat-s N]`. The real command is `uvpn router`; this exists
+// [--log-level L] [--connect-timeout-ms N] [--heartbeat-s N] [--secret FILE]`. Without --secret the WAN speaks
+// plaintext (protocol version 1), which is what the wire-level tests drive. The real command is `uvpn router`; this exists
 // so the router's integration tests do not depend on the CLI.
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include "common/log.h"
 #include "router/router.h"
 #include "routes/routes.h"
+#include "routes/secret.h"
 
 int main(int argc, char** argv) {
   std::string routes_path, site, control;
@@ -31,6 +33,13 @@ int main(int argc, char** argv) {
       opt.header_timeout_ms = atoi(v.c_str());
     } else if (k == "--heartbeat-s") {
       opt.heartbeat_s = atoi(v.c_str());
+    } else if (k == "--secret") {
+      auto sec = uvpn::routes::LoadSecret(v);
+      if (!sec) {
+        fprintf(stderr, "%s\n", sec.error().message().c_str());
+        return 1;
+      }
+      opt.secret = *sec;
     } else {
       fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 2;
