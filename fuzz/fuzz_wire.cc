@@ -8,56 +8,14 @@
 #include <cstring>
 
 #include "fuzz_check.h"
+#include "fuzz_decode.h"
 #include "proto/wire.h"
 
 namespace {
 
 using namespace uvpn::proto;
-
-struct Peek {
-  Parse result;
-  MsgType type;
-  size_t total;
-};
-
-template <typename M>
-void CheckDecoder(const uint8_t* data, size_t size, const Peek& peek, MsgType want) {
-  M m;
-  size_t used = ~size_t{0};
-  Parse p = Decode(data, size, &m, &used);
-  if (peek.result == Parse::kBad) {
-    FUZZ_CHECK(p == Parse::kBad);
-    return;
-  }
-  if (peek.result == Parse::kNeedMore) {  // fewer than 8 bytes, none of them wrong yet
-    FUZZ_CHECK(size < kPrefixSize);
-    FUZZ_CHECK(p == Parse::kNeedMore);
-    return;
-  }
-  if (peek.type != want) {
-    FUZZ_CHECK(p == Parse::kBad);
-    return;
-  }
-  if (size < peek.total) {
-    FUZZ_CHECK(p == Parse::kNeedMore);
-    return;
-  }
-  if (p == Parse::kBad) return;
-  FUZZ_CHECK(p == Parse::kOk);
-  FUZZ_CHECK(used == peek.total);
-  FUZZ_CHECK(used <= size);
-
-  uint8_t out[kMaxMessage + 16];
-  size_t n = Encode(m, out, sizeof out);
-  FUZZ_CHECK(n == used);
-  FUZZ_CHECK(std::memcmp(out, data, n) == 0);
-  FUZZ_CHECK(Encode(m, out, n - 1) == 0);
-  for (size_t k = 0; k < used; ++k) {
-    M part;
-    size_t u;
-    FUZZ_CHECK(Decode(data, k, &part, &u) == Parse::kNeedMore);
-  }
-}
+using uvpn::proto::fuzz::CheckDecoder;
+using uvpn::proto::fuzz::Peek;
 
 // UDP_DATA (protocol.md section 9) decodes its 24-byte header only: kOk needs 24 bytes, not the declared length
 // (the payload follows in the same datagram), and used is always the header size.

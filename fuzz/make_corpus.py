@@ -100,3 +100,65 @@ for name, text in routes.items():
     with open(os.path.join(ROUTES, name), "w") as f:
         f.write(text)
 print(f"wrote {len(wire)} wire seeds and {len(routes)} route seeds")
+
+# Security layer (protocol.md section 11), fuzz/fuzz_seal.cc. Real handshake messages are made with the independent
+# reference tests/unit/noise_ref.py (needs python3-cryptography), with fixed ephemerals so the output is stable, and
+# with a psk (all 0x5a) that is NOT fuzz_seal's: the target's responder must refuse every first message it sees.
+import hashlib  # noqa: E402
+import sys  # noqa: E402
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "unit"))
+import noise_ref  # noqa: E402
+
+SEAL = os.path.join(HERE, "corpus", "fuzz_seal")
+SEED_PSK = b"\x5a" * 32
+E_INIT = bytes.fromhex("893e28b9dc6ca8d611ab664754b8ceb7bac5117349a4439a6b0569da977c464a")
+E_RESP = bytes.fromhex("bbdb4cdbd309f1a1f2e1456967fe288cadd6f712d65dc7b7793d5e63da6b375b")
+
+
+def link_init(site, session, offer=1):
+    clear = prefix(20, 0, struct.pack(">HB5s", 1, len(site), b"") + site + session + bytes(49))[:16 + len(site)
+                                                                                                + len(session)]
+    i = noise_ref.Handshake(True, SEED_PSK, clear, E_INIT)
+    return clear + i.write_first(bytes([offer])), i
+
+
+def seal(key, counter, ad, pt):
+    return noise_ref.transport_seal(key, counter, ad, pt)
+
+
+seal_seeds = {}
+seal_seeds["link_init"], init_hs = link_init(b"alpha", b"3f9c2a7e", 3)
+seal_seeds["link_init_max"], _ = link_init(b"s" * 32, b"S" * 64)
+seal_seeds["link_init_min"], _ = link_init(b"a", b"b")
+seal_seeds["link_init_bad_site"], _ = link_init(b"al.ha", b"3f9c2a7e")
+resp = noise_ref.Handshake(False, SEED_PSK, seal_seeds["link_init"][:29], E_RESP)
+resp.read_first(seal_seeds["link_init"][29:])
+seal_seeds["link_resp"] = prefix(21, 0, resp.write_second(b"\x01"))
+init_hs.read_second(seal_seeds["link_resp"][8:])
+c1, c2, exporter, link_id = init_hs.session()
+# Records: the initiator's first HEARTBEAT, and an empty record (authenticated end of stream).
+hb = wire["valid_heartbeat"]
+seal_seeds["record_heartbeat"] = struct.pack(">H", len(hb) + 16) + seal(c1, 0, struct.pack(">H", len(hb) + 16), hb)
+seal_seeds["record_empty"] = b"\x00\x10" + seal(c1, 1, b"\x00\x10", b"")
+# LEG_OPEN with a sealed hop-1 CONN_HEADER (key: any 32 bytes will do for a seed), and leg number 0 (bad).
+leg_key = hashlib.blake2b(b"uvpn leg\x00\x00" + struct.pack(">Q", 1) + b"d", key=exporter, digest_size=32).digest()
+head = prefix(22, 0, struct.pack(">QQ", link_id, 1) + bytes(48))[:24]
+seal_seeds["leg_open"] = head + seal(leg_key, 0, head, wire["resume_valid_conn_header_hop1"])
+head0 = prefix(22, 0, struct.pack(">QQ", link_id, 0) + bytes(48))[:24]
+seal_seeds["leg_open_leg0"] = head0 + seal(leg_key, 0, head0, wire["resume_valid_conn_header_hop1"])
+# UDP_SEALED with a sealed UDP_DATA, and its header alone.
+inner = wire["udp_valid_hop0"]
+uhead = prefix(23, 0, struct.pack(">QQ", link_id, 7) + bytes(len(inner) + 16))[:24]
+seal_seeds["udp_sealed"] = uhead + seal(b"\x11" * 32, 7, uhead, inner)
+seal_seeds["udp_sealed_header_only"] = uhead
+# Replay-window driver: (mode, value) steps -- forward, back, jumps, absolute, top of the counter space.
+seal_seeds["replay_steps"] = bytes([0, 0, 1, 0, 0, 5, 1, 0, 2, 1, 0, 2, 2, 0, 100, 1, 0, 64, 1, 16, 0,
+                                    3, 0, 7, 4, 0, 0, 4, 0, 1, 1, 0, 1, 0, 0, 0])
+
+os.makedirs(SEAL, exist_ok=True)
+for name, data in seal_seeds.items():
+    with open(os.path.join(SEAL, name), "wb") as f:
+        f.write(data)
+print(f"wrote {len(seal_seeds)} seal seeds")

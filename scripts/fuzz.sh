@@ -15,7 +15,7 @@ if ! [[ "$SECONDS_PER_TARGET" =~ ^[0-9]+$ ]] || (( SECONDS_PER_TARGET < 1 )); th
 fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build/fuzz"
-TARGETS=(fuzz_wire fuzz_routes fuzz_hmac)
+TARGETS=(fuzz_wire fuzz_routes fuzz_hmac fuzz_seal)
 
 cd "$ROOT"
 cmake --preset fuzz >/dev/null

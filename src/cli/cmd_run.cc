@@ -22,8 +22,11 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/registration.h"
+#include "proto/auth.h"
+#include "proto/hmac.h"
 #include "proto/wire.h"
 #include "routes/routes.h"
+#include "routes/secret.h"
 #include "trace/trace.h"
 
 namespace uvpn::cli {
@@ -129,7 +132,25 @@ int RunMain(int argc, char** argv) {
     fprintf(stderr, "uvpn run: bad --name '%s': 1..63 of [A-Za-z0-9._-]\n", n.c_str());
     return kExitUsage;
   }
-  auto lease = Register(site->node, want, args->get("name"), timeout_ms);
+  // The session secret beside the route file (docs/security.md): with it the registration is signed and the
+  // program's headers carry MACs under the lease key. A session without one (routers run --insecure-plaintext)
+  // registers in clear; a secret that exists but does not load is an error, never silently ignored.
+  uint8_t nk[proto::kAuthKeySize];
+  bool have_nk = false;
+  {
+    std::string sp = routes::SecretPath(path);
+    if (access(sp.c_str(), F_OK) == 0 || errno != ENOENT) {
+      auto secret = routes::LoadSecret(sp);
+      if (!secret) {
+        fprintf(stderr, "uvpn run: %s\n", secret.error().message().c_str());
+        return kExitUvpnError;
+      }
+      proto::DeriveNodeKey(secret->data(), nk);
+      proto::Wipe(secret->data(), secret->size());
+      have_nk = true;
+    }
+  }
+  auto lease = Register(site->node, want, args->get("name"), timeout_ms, have_nk ? nk : nullptr);
   if (!lease) {
     fprintf(stderr, "uvpn run: %s\n", lease.error().message().c_str());
     return kExitUvpnError;
@@ -138,6 +159,11 @@ int RunMain(int argc, char** argv) {
   std::string conf = "v1 net=" + FormatCidr(lease->network) + " router=" + FormatEndpoint(site->node) +
                      " vip=" + FormatIp4(lease->vip) + " real=" + FormatIp4(lease->real_ip) +
                      " timeout_ms=20000 name=" + lease->name;
+  if (lease->keyed) {
+    char hex[2 * proto::kAuthKeySize];
+    proto::KeyToHex(lease->key, hex);
+    conf += " key=" + std::string(hex, sizeof hex);
+  }
   SetEnv("UVPN_SHIM_CONFIG", conf);
   const char* old = getenv("LD_PRELOAD");
   if (!traced) SetEnv("LD_PRELOAD", old != nullptr && *old != 0 ? shim + ":" + old : shim);
@@ -200,7 +226,7 @@ int RunMain(int argc, char** argv) {
       if (have_lease) {
         (void)SendHeartbeat(*lease, ++seq);
       } else {
-        auto again = Register(router, vip, name, 2000);
+        auto again = Register(router, vip, name, 2000, have_nk ? nk : nullptr);
         if (again) {
           lease = std::move(again);
           have_lease = true;

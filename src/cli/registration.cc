@@ -8,6 +8,9 @@
 #include <chrono>
 #include <cstring>
 
+#include <sys/random.h>
+
+#include "proto/auth.h"
 #include "sysio/net.h"
 
 namespace uvpn::cli {
@@ -20,7 +23,8 @@ int64_t NowMs() {
 
 }  // namespace
 
-Result<Lease> Register(const Endpoint& router, Ip4 want_vip, const std::string& name, int timeout_ms) {
+Result<Lease> Register(const Endpoint& router, Ip4 want_vip, const std::string& name, int timeout_ms,
+                       const uint8_t* nk) {
   int64_t deadline = NowMs() + timeout_ms;
   auto fd = sysio::ConnectTcpBlocking(router, timeout_ms);
   if (!fd) return Status(fd.error().code(), "home router " + FormatEndpoint(router) + ": " + fd.error().message());
@@ -31,8 +35,15 @@ Result<Lease> Register(const Endpoint& router, Ip4 want_vip, const std::string& 
     return Status::Invalid("bad host name '" + name + "': 1..63 of [A-Za-z0-9._-]");
   msg.name_len = static_cast<uint8_t>(name.size());
   memcpy(msg.name, name.data(), name.size());
+  if (nk) {
+    msg.auth = true;
+    msg.ts_ms = static_cast<uint64_t>(proto::RealtimeMs());
+    if (getrandom(msg.nonce, sizeof msg.nonce, 0) != static_cast<ssize_t>(sizeof msg.nonce))
+      return Status::Errno(errno, "getrandom");
+  }
   uint8_t buf[256];
   size_t n = proto::Encode(msg, buf, sizeof buf);
+  if (nk) proto::SignRegister(nk, buf, n);
   if (Status st = sysio::WriteAll(fd->get(), buf, n); !st.ok()) return st;
 
   size_t have = 0;
@@ -47,7 +58,13 @@ Result<Lease> Register(const Endpoint& router, Ip4 want_vip, const std::string& 
         size_t used;
         if (proto::Decode(buf, have, &ok, &used) != proto::Parse::kOk)
           return Status(EPROTO, "home router sent a malformed REGISTER_OK");
+        if (nk && (!ok.auth || !proto::CheckRegisterOk(nk, msg.nonce, buf, total)))
+          return Status(EACCES, "home router's REGISTER_OK failed authentication (another session secret?)");
         Lease lease;
+        if (nk) {
+          lease.keyed = true;
+          proto::DeriveLeaseKey(nk, ok.vip, ok.real_ip, lease.key);
+        }
         lease.conn = std::move(*fd);
         lease.vip = ok.vip;
         lease.real_ip = ok.real_ip;

@@ -18,11 +18,15 @@ struct Lease {
   Cidr network;
   int heartbeat_s = 5;
   std::string name;
+  bool keyed = false;    // authenticated registration: `key` is the lease key (proto/auth.h)
+  uint8_t key[32] = {};
 };
 
 // Connects to `router`, sends REGISTER and waits for the answer (at most timeout_ms in all).
-// REGISTER_ERR becomes an error Status carrying the router's text.
-Result<Lease> Register(const Endpoint& router, Ip4 want_vip, const std::string& name, int timeout_ms);
+// REGISTER_ERR becomes an error Status carrying the router's text. With a node key `nk` (docs/security.md) the
+// REGISTER is signed and the REGISTER_OK must be too; the lease key is then derived into Lease::key.
+Result<Lease> Register(const Endpoint& router, Ip4 want_vip, const std::string& name, int timeout_ms,
+                       const uint8_t* nk = nullptr);
 
 // Sends one HEARTBEAT. Non-blocking-safe: a full socket buffer is not an error.
 Status SendHeartbeat(const Lease& lease, uint32_t seq);

@@ -37,7 +37,8 @@ class Cipher {
 
   // out gets n + kTagSize bytes (ciphertext then tag). `out` must not overlap `in` (unless equal).
   void Seal(const uint8_t* ad, size_t ad_len, const uint8_t* in, size_t n, uint8_t* out);
-  // in: n >= kTagSize bytes; out gets n - kTagSize bytes. False if the tag does not verify (nothing advanced).
+  // in: n >= kTagSize bytes; out gets n - kTagSize bytes. False if the tag does not verify (nothing advanced; with
+  // AES-256-GCM libsodium then zeroes `out`, so a failed in-place Open destroys the record -- callers drop it).
   bool Open(const uint8_t* ad, size_t ad_len, const uint8_t* in, size_t n, uint8_t* out);
   // One-shot with an explicit counter (datagrams: the counter travels in the packet).
   void SealAt(uint64_t counter, const uint8_t* ad, size_t ad_len, const uint8_t* in, size_t n, uint8_t* out) const;

@@ -1,6 +1,8 @@
 // Client side of leg 0; see client.h for the contract.
 #include "proto/client.h"
 
+#include "proto/auth.h"
+
 #include <netinet/in.h>
 
 #include <cerrno>
@@ -9,7 +11,7 @@
 namespace uvpn::proto {
 
 size_t EncodeClientHeader(uint32_t vip, uint16_t local_port, uint32_t dst_vip, uint16_t dst_port, bool nonblocking,
-                          uint8_t* out) {
+                          const uint8_t* key, uint8_t* out) {
   ConnHeader h;
   h.flags = nonblocking ? 0 : kFlagWantStatus;
   h.src_vip = vip;
@@ -17,7 +19,18 @@ size_t EncodeClientHeader(uint32_t vip, uint16_t local_port, uint32_t dst_vip, u
   h.dst_vip = dst_vip;
   h.dst_port = dst_port;
   h.hop = Hop::kNodeToHome;
+  if (key != nullptr) return EncodeSignedHeader(h, key, out);
   return Encode(h, out, kConnHeaderSize);
+}
+
+Parse DecodeHopTwo(const uint8_t* buf, size_t len, const uint8_t* key, ConnHeader* h, size_t* used) {
+  Parse p = Decode(buf, len, h, used);
+  if (p != Parse::kOk) return p;
+  if (h->hop != Hop::kRouterToDest) return Parse::kBad;
+  if (key == nullptr) return Parse::kOk;
+  if (!(h->flags & kFlagAuth) || !CheckHeaderTag(key, buf) || !Fresh(RealtimeMs(), h->ts_ms, kHeaderWindowMs))
+    return Parse::kBad;
+  return Parse::kOk;
 }
 
 int HomeRouterErrno(int err) {

@@ -22,10 +22,10 @@ struct Bounds {
 // Index by type; {0,0} = unknown type.
 constexpr Bounds kBounds[] = {
     {0, 0, 0},                                                     // 0
-    {kConnHeaderSize, kConnHeaderSize, kFlagWantStatus | kFlagResumable},  // CONN_HEADER
+    {kConnHeaderSize, kConnHeaderAuthSize, kFlagWantStatus | kFlagResumable | kFlagAuth},  // CONN_HEADER
     {kStatusSize, kStatusSize, 0},                                 // STATUS
-    {16, 16 + kMaxName, 0},                                        // REGISTER
-    {24, 24 + kMaxName, 0},                                        // REGISTER_OK
+    {16, 16 + kMaxName + kRegisterTrailer, kFlagAuth},             // REGISTER
+    {24, 24 + kMaxName + kRegisterOkTrailer, kFlagAuth},           // REGISTER_OK
     {12, 12 + kMaxErrText, 0},                                     // REGISTER_ERR
     {kHeartbeatSize, kHeartbeatSize, 0},                           // HEARTBEAT
     {kLookupSize, kLookupSize, 0},                                 // LOOKUP
@@ -127,8 +127,15 @@ Parse PeekPrefix(const uint8_t* buf, size_t len, MsgType* type, size_t* total) {
 }
 
 size_t Encode(const ConnHeader& m, uint8_t* out, size_t cap) {
-  if (cap < kConnHeaderSize) return 0;
-  PutPrefix(out, MsgType::kConnHeader, m.flags & (kFlagWantStatus | kFlagResumable), kConnHeaderSize);
+  bool auth = (m.flags & kFlagAuth) != 0;
+  size_t total = auth ? kConnHeaderAuthSize : kConnHeaderSize;
+  if (cap < total) return 0;
+  PutPrefix(out, MsgType::kConnHeader, m.flags & (kFlagWantStatus | kFlagResumable | kFlagAuth), total);
+  if (auth) {
+    Put64(out + 32, m.ts_ms);
+    Put64(out + 40, m.nonce);
+    memset(out + 48, 0, 16);
+  }
   Put32(out + 8, m.src_vip);
   Put16(out + 12, m.src_port);
   Put32(out + 14, m.dst_vip);
@@ -137,7 +144,7 @@ size_t Encode(const ConnHeader& m, uint8_t* out, size_t cap) {
   out[21] = static_cast<uint8_t>(m.hop);
   Put16(out + 22, 0);
   Put64(out + 24, m.relay_id);
-  return kConnHeaderSize;
+  return total;
 }
 
 Parse Decode(const uint8_t* buf, size_t len, ConnHeader* m, size_t* used) {
@@ -145,7 +152,14 @@ Parse Decode(const uint8_t* buf, size_t len, ConnHeader* m, size_t* used) {
   Parse p = Front(buf, len, MsgType::kConnHeader, &total);
   if (p != Parse::kOk) return p;
   if (buf[20] != 6 || buf[21] > 2 || Get16(buf + 22) != 0) return Parse::kBad;
+  bool auth = (buf[5] & kFlagAuth) != 0;
+  if (total != (auth ? kConnHeaderAuthSize : kConnHeaderSize)) return Parse::kBad;
   m->flags = buf[5];
+  if (auth) {
+    m->ts_ms = Get64(buf + 32);
+    m->nonce = Get64(buf + 40);
+    memcpy(m->tag, buf + 48, 16);
+  }
   m->src_vip = Get32(buf + 8);
   m->src_port = Get16(buf + 12);
   m->dst_vip = Get32(buf + 14);
@@ -178,12 +192,17 @@ Parse Decode(const uint8_t* buf, size_t len, StatusMsg* m, size_t* used) {
 
 size_t Encode(const RegisterMsg& m, uint8_t* out, size_t cap) {
   size_t n = m.name_len > kMaxName ? kMaxName : m.name_len;
-  size_t total = 16 + n;
+  size_t total = 16 + n + (m.auth ? kRegisterTrailer : 0);
   if (cap < total) return 0;
-  PutPrefix(out, MsgType::kRegister, 0, total);
+  PutPrefix(out, MsgType::kRegister, m.auth ? kFlagAuth : 0, total);
   Put32(out + 8, m.want_vip);
   Put32(out + 12, m.pid);
   memcpy(out + 16, m.name, n);
+  if (m.auth) {
+    Put64(out + 16 + n, m.ts_ms);
+    memcpy(out + 24 + n, m.nonce, 16);
+    memset(out + 40 + n, 0, 32);
+  }
   return total;
 }
 
@@ -191,21 +210,30 @@ Parse Decode(const uint8_t* buf, size_t len, RegisterMsg* m, size_t* used) {
   size_t total;
   Parse p = Front(buf, len, MsgType::kRegister, &total);
   if (p != Parse::kOk) return p;
-  size_t n = total - 16;
+  bool auth = (buf[5] & kFlagAuth) != 0;
+  size_t trailer = auth ? kRegisterTrailer : 0;
+  if (total < 16 + trailer || total - 16 - trailer > kMaxName) return Parse::kBad;
+  size_t n = total - 16 - trailer;
   if (n > 0 && !ValidHostName(reinterpret_cast<const char*>(buf + 16), n)) return Parse::kBad;
   m->want_vip = Get32(buf + 8);
   m->pid = Get32(buf + 12);
   m->name_len = static_cast<uint8_t>(n);
   memcpy(m->name, buf + 16, n);
+  m->auth = auth;
+  if (auth) {
+    m->ts_ms = Get64(buf + 16 + n);
+    memcpy(m->nonce, buf + 24 + n, 16);
+    memcpy(m->mac, buf + 40 + n, 32);
+  }
   *used = total;
   return Parse::kOk;
 }
 
 size_t Encode(const RegisterOkMsg& m, uint8_t* out, size_t cap) {
   size_t n = m.name_len > kMaxName ? kMaxName : m.name_len;
-  size_t total = 24 + n;
+  size_t total = 24 + n + (m.auth ? kRegisterOkTrailer : 0);
   if (cap < total) return 0;
-  PutPrefix(out, MsgType::kRegisterOk, 0, total);
+  PutPrefix(out, MsgType::kRegisterOk, m.auth ? kFlagAuth : 0, total);
   Put32(out + 8, m.vip);
   Put32(out + 12, m.real_ip);
   Put32(out + 16, m.net);
@@ -213,6 +241,7 @@ size_t Encode(const RegisterOkMsg& m, uint8_t* out, size_t cap) {
   out[21] = m.heartbeat_s;
   Put16(out + 22, 0);
   memcpy(out + 24, m.name, n);
+  if (m.auth) memset(out + 24 + n, 0, 32);
   return total;
 }
 
@@ -220,7 +249,10 @@ Parse Decode(const uint8_t* buf, size_t len, RegisterOkMsg* m, size_t* used) {
   size_t total;
   Parse p = Front(buf, len, MsgType::kRegisterOk, &total);
   if (p != Parse::kOk) return p;
-  size_t n = total - 24;
+  bool auth = (buf[5] & kFlagAuth) != 0;
+  size_t trailer = auth ? kRegisterOkTrailer : 0;
+  if (total < 24 + trailer || total - 24 - trailer > kMaxName) return Parse::kBad;
+  size_t n = total - 24 - trailer;
   if (!ValidHostName(reinterpret_cast<const char*>(buf + 24), n)) return Parse::kBad;
   if (buf[20] > 32 || buf[21] == 0 || Get16(buf + 22) != 0) return Parse::kBad;
   m->vip = Get32(buf + 8);
@@ -230,6 +262,8 @@ Parse Decode(const uint8_t* buf, size_t len, RegisterOkMsg* m, size_t* used) {
   m->heartbeat_s = buf[21];
   m->name_len = static_cast<uint8_t>(n);
   memcpy(m->name, buf + 24, n);
+  m->auth = auth;
+  if (auth) memcpy(m->mac, buf + 24 + n, 32);
   *used = total;
   return Parse::kOk;
 }

@@ -81,9 +81,15 @@ Parse PeekPrefix(const uint8_t* buf, size_t len, MsgType* type, size_t* total);
 enum class Hop : uint8_t { kNodeToHome = 0, kHomeToPeer = 1, kRouterToDest = 2 };
 inline constexpr uint8_t kFlagWantStatus = 0x01;
 inline constexpr uint8_t kFlagResumable = 0x02;  // hop 1: keep this relay across leg-1 outages (section 10)
+// CONN_HEADER (hops 0 and 2), REGISTER, REGISTER_OK: an authentication trailer follows (section 12).
+inline constexpr uint8_t kFlagAuth = 0x04;
+inline constexpr size_t kHeaderTrailer = 32;   // CONN_HEADER: ts u64, nonce u64, tag 16
+inline constexpr size_t kConnHeaderAuthSize = kConnHeaderSize + kHeaderTrailer;
+inline constexpr size_t kRegisterTrailer = 56;    // REGISTER: ts u64, nonce 16, mac 32
+inline constexpr size_t kRegisterOkTrailer = 32;  // REGISTER_OK: mac 32
 
 struct ConnHeader {
-  uint8_t flags = 0;
+  uint8_t flags = 0;  // with kFlagAuth the encoding has the trailer: ts_ms, nonce and the tag (signed separately)
   uint32_t src_vip = 0;
   uint16_t src_port = 0;
   uint32_t dst_vip = 0;
@@ -91,6 +97,9 @@ struct ConnHeader {
   uint8_t proto = 6;
   Hop hop = Hop::kNodeToHome;
   uint64_t relay_id = 0;
+  uint64_t ts_ms = 0;     // kFlagAuth: sender's wall clock, ms since the epoch
+  uint64_t nonce = 0;     // kFlagAuth: unique per sender and timestamp
+  uint8_t tag[16] = {};   // kFlagAuth: decoded only; Encode writes zeros (proto/auth.h signs)
 };
 size_t Encode(const ConnHeader& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, ConnHeader* m, size_t* used);
@@ -106,6 +115,10 @@ struct RegisterMsg {
   uint32_t pid = 0;
   uint8_t name_len = 0;
   char name[kMaxName] = {};
+  bool auth = false;        // kFlagAuth: the trailer follows the name (mac zeroed by Encode; auth.h signs)
+  uint64_t ts_ms = 0;
+  uint8_t nonce[16] = {};
+  uint8_t mac[32] = {};     // decoded only
 };
 size_t Encode(const RegisterMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, RegisterMsg* m, size_t* used);
@@ -118,6 +131,8 @@ struct RegisterOkMsg {
   uint8_t heartbeat_s = 0;
   uint8_t name_len = 0;
   char name[kMaxName] = {};
+  bool auth = false;             // kFlagAuth: a mac follows the name (zeroed by Encode; auth.h signs)
+  uint8_t mac[32] = {};          // decoded only
 };
 size_t Encode(const RegisterOkMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, RegisterOkMsg* m, size_t* used);

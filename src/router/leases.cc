@@ -2,6 +2,8 @@
 // /16 in practice and registrations are rare, so a linear scan over a hash lookup is plenty.
 #include "router/leases.h"
 
+#include <cstring>
+
 #include <algorithm>
 #include <strings.h>
 
@@ -120,6 +122,11 @@ void LeaseDb::DropSite(const std::string& site) {
     else
       ++it;
   }
+}
+
+void LeaseDb::SetKey(Ip4 real, const uint8_t key[32]) {
+  auto it = by_real_.find(real);
+  if (it != by_real_.end()) memcpy(it->second.key, key, 32);
 }
 
 }  // namespace uvpn::router

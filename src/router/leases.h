@@ -28,6 +28,7 @@ struct Lease {
   Ip4 real = 0;
   std::string name;
   uint32_t refs = 0;
+  uint8_t key[32] = {};  // lease key (proto/auth.h), set by the router when the session has a secret
 };
 
 struct RemoteNode {
@@ -54,6 +55,7 @@ class LeaseDb {
   bool Release(Ip4 real, Ip4* vip);
 
   const Lease* ByReal(Ip4 real) const;
+  void SetKey(Ip4 real, const uint8_t key[32]);  // no-op if `real` holds no lease
   const Lease* ByVip(Ip4 vip) const;
   // Local leases ordered by virtual IP (status output).
   std::vector<const Lease*> Sorted() const;

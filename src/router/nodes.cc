@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "proto/auth.h"
 #include "router/router_impl.h"
 #include "sysio/net.h"
 
@@ -89,6 +90,39 @@ size_t AnswerResolve(const Router& r, proto::MsgType t, const uint8_t* buf, size
 }
 }  // namespace
 
+namespace {
+uint64_t Digest64(const uint8_t* p, size_t n) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over an authenticated identity (not a security boundary)
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+}  // namespace
+
+std::string Router::RegisterAuthError(const proto::RegisterMsg& m, const uint8_t* raw, size_t total) {
+  if (!m.auth) return "REGISTER without authentication (the session has a secret: use its .uvpn_secret file)";
+  if (!proto::CheckRegister(node_key_, raw, total)) return "REGISTER failed authentication (another session secret?)";
+  int64_t now = proto::RealtimeMs();
+  if (!proto::Fresh(now, m.ts_ms, proto::kRegisterWindowMs)) return "REGISTER timestamp outside 60 s of this clock";
+  if (!seen_registers_.Insert(Digest64(m.nonce, sizeof m.nonce), now_ms_, now_ms_ + 2 * proto::kRegisterWindowMs))
+    return "REGISTER replayed (nonce seen before)";
+  return "";
+}
+
+std::string Router::HeaderAuthError(uint32_t slot, const Lease& src) {
+  Relay& r = relays_[slot];
+  if (!(r.buf[5] & proto::kFlagAuth)) return "CONN_HEADER without a MAC (the session requires node authentication)";
+  if (!proto::CheckHeaderTag(src.key, r.buf)) return "CONN_HEADER failed authentication";
+  if (!proto::Fresh(proto::RealtimeMs(), r.hdr.ts_ms, proto::kHeaderWindowMs))
+    return "CONN_HEADER timestamp outside 30 s of this clock";
+  uint8_t id[20];
+  memcpy(id, r.buf + 32, 16);  // ts and nonce
+  uint32_t real = r.peer.ip;
+  memcpy(id + 16, &real, 4);
+  if (!seen_headers_.Insert(Digest64(id, sizeof id), now_ms_, now_ms_ + 2 * proto::kHeaderWindowMs))
+    return "CONN_HEADER replayed";
+  return "";
+}
+
 void Router::AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m, const uint8_t* extra, size_t extra_n) {
   // At most 16 bytes: ReadFirst reads 32 at most and a REGISTER has 16 or more. Copied before the slot is freed.
   uint8_t ahead[proto::kHeartbeatSize];
@@ -121,6 +155,11 @@ void Router::AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m, const
     return;
   }
   const Lease* l = *lease;
+  if (sealed() && created) {
+    uint8_t lk[proto::kAuthKeySize];
+    proto::DeriveLeaseKey(node_key_, l->vip, peer.ip, lk);
+    leases_.SetKey(peer.ip, lk);
+  }
   uint32_t gi = regs_.Alloc();
   if (gi == kMaxSlots) {
     close(fd);
@@ -145,8 +184,10 @@ void Router::AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m, const
   ok.heartbeat_s = static_cast<uint8_t>(opt_.heartbeat_s);
   ok.name_len = static_cast<uint8_t>(std::min(l->name.size(), proto::kMaxName));
   memcpy(ok.name, l->name.data(), ok.name_len);
-  uint8_t b[24 + proto::kMaxName];
+  ok.auth = sealed();
+  uint8_t b[24 + proto::kMaxName + proto::kRegisterOkTrailer];
   size_t n = proto::Encode(ok, b, sizeof b);
+  if (ok.auth) proto::SignRegisterOk(node_key_, m.nonce, b, n);
   uint32_t gen = regs_.Gen(gi);
   if (send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(n)) {
     EndReg(gi, "writing REGISTER_OK failed");

@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "proto/auth.h"
 #include "router/router_impl.h"
 #include "sysio/net.h"
 
@@ -130,16 +131,16 @@ void Router::OnAccept(Kind listener, int lfd) {
       return;
     }
     Endpoint from = sysio::FromSockaddr(sa);
-    uint32_t& pending = unidentified_per_src_[from.ip];
-    if (pending >= static_cast<uint32_t>(opt_.max_unidentified_per_source)) {
-      // A flood or slowloris from one address: it may not hold more half-open connections (docs/security.md).
-      if (now_ms_ - last_accept_warn_ms_ >= 1000) {
-        last_accept_warn_ms_ = now_ms_;
-        LOG_WARN("%s: %u connections without a first message: new ones reset", FormatIp4(from.ip).c_str(), pending);
-      }
+    if (unidentified_per_src_[from.ip] >= static_cast<uint32_t>(opt_.max_unidentified_per_source) &&
+        !ShedOldestFrom(from.ip)) {
+      // A flood or slowloris from one address may not hold more half-open connections (docs/security.md). The
+      // oldest of them gives way, not the newcomer: a router's or node's real first message is there at accept
+      // (TCP_DEFER_ACCEPT) and identifies the connection at once, so legitimate traffic from a shared address
+      // (a peer router's head node, a NAT) is never refused by someone else's flood.
       CloseRst(fd);
       continue;
     }
+    uint32_t& pending = unidentified_per_src_[from.ip];
     uint32_t slot = relays_.Alloc();
     if (slot == kMaxSlots) {
       if (pending == 0) unidentified_per_src_.erase(from.ip);
@@ -229,8 +230,10 @@ void Router::ReadFirst(uint32_t slot) {
     if (type != proto::MsgType::kLinkInit) Unaccount(r);
     switch (type) {
       case proto::MsgType::kConnHeader: {
-        if (r.have != proto::kConnHeaderSize || proto::Decode(r.buf, r.have, &r.hdr, &used) != proto::Parse::kOk)
+        if (r.have != total || proto::Decode(r.buf, r.have, &r.hdr, &used) != proto::Parse::kOk)
           return Drop(slot, "bad CONN_HEADER");
+        if (r.hdr.hop == proto::Hop::kHomeToPeer && sealed() && AcceptsRouters(r.listener))
+          return Drop(slot, "plaintext router message refused: this router requires the sealed protocol");
         bool hop_ok = (r.hdr.hop == proto::Hop::kNodeToHome && AcceptsNodes(r.listener)) ||
                       (r.hdr.hop == proto::Hop::kHomeToPeer && AcceptsRouters(r.listener) && !sealed());
         if (!hop_ok) {
@@ -244,6 +247,17 @@ void Router::ReadFirst(uint32_t slot) {
       case proto::MsgType::kRegister: {
         proto::RegisterMsg m;
         if (proto::Decode(r.buf, total, &m, &used) != proto::Parse::kOk) return Drop(slot, "bad REGISTER");
+        if (sealed()) {
+          if (std::string why = RegisterAuthError(m, r.buf, total); !why.empty()) {
+            proto::RegisterErrMsg e;
+            e.code = WireCode::kAccess;
+            e.text_len = static_cast<uint8_t>(std::min(why.size(), proto::kMaxErrText));
+            memcpy(e.text, why.data(), e.text_len);
+            uint8_t b[12 + proto::kMaxErrText];
+            SendSmall(r.fd[0], b, proto::Encode(e, b, sizeof b));
+            return Drop(slot, why.c_str());
+          }
+        }
         return AdoptRegistration(slot, m, r.buf + total, r.have - total);
       }
       case proto::MsgType::kHello: {
@@ -293,6 +307,9 @@ void Router::StartRelay(uint32_t slot) {
       it->second.peer = {r.hdr.dst_vip, r.hdr.dst_port};
     }
     if (!src) return Fail(slot, WireCode::kAccess, "source address has no lease");
+    if (sealed()) {
+      if (std::string why = HeaderAuthError(slot, *src); !why.empty()) return Fail(slot, WireCode::kAccess, why.c_str());
+    }
     const routes::Site* site = nullptr;
     if (opt_.table.network.contains(r.hdr.dst_vip)) {
       for (const auto& s : opt_.table.sites)
@@ -392,11 +409,20 @@ void Router::StartRelay(uint32_t slot) {
 
 bool Router::SendHeader(uint32_t slot, int* err) {
   Relay& r = relays_[slot];
-  uint8_t b[proto::kConnHeaderSize];
-  proto::Encode(r.hdr, b, sizeof b);
+  uint8_t b[proto::kConnHeaderAuthSize];
+  size_t n = proto::Encode(r.hdr, b, sizeof b);
   if (r.role == Role::kHomeRemote && sealed()) return SendLegOpen(slot, b, err);
-  ssize_t w = send(r.fd[1], b, sizeof b, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (w == static_cast<ssize_t>(sizeof b)) return true;
+  if (sealed()) {
+    // Hop 2: signed with the destination's lease key, so its shim accepts only headers this router wrote.
+    const Lease* dst = leases_.ByVip(r.hdr.dst_vip);
+    if (!dst) {
+      *err = EHOSTUNREACH;
+      return false;
+    }
+    n = proto::EncodeSignedHeader(r.hdr, dst->key, b);
+  }
+  ssize_t w = send(r.fd[1], b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (w == static_cast<ssize_t>(n)) return true;
   *err = w < 0 ? errno : EPIPE;  // a partial write of 32 bytes into a fresh socket does not happen
   return false;
 }
@@ -546,6 +572,28 @@ void Router::FreeRelay(uint32_t slot, proto::RelayState final_state, WireCode co
     if (r.lookup_key[s]) FreezeLookup(r.lookup_key[s], final_state, code);
   }
   relays_.Free(slot);
+}
+
+bool Router::ShedOldestFrom(Ip4 ip) {
+  if (now_ms_ - last_accept_warn_ms_ >= 1000) {
+    last_accept_warn_ms_ = now_ms_;
+    LOG_WARN("%s: %d connections without a first message: the oldest are shed", FormatIp4(ip).c_str(),
+             opt_.max_unidentified_per_source);
+  }
+  size_t scanned = 0;
+  for (auto it = unidentified_.begin(); it != unidentified_.end() && scanned < 4096; ++it, ++scanned) {
+    auto [slot, gen] = *it;
+    if (!relays_.Live(slot, gen)) continue;
+    Relay& r = relays_[slot];
+    if (r.state != RState::kAccepted || !r.unid_counted || r.peer.ip != ip) continue;
+    LOG_DEBUG("%s: shed (per-source limit of connections without a first message)", FormatEndpoint(r.peer).c_str());
+    CloseRst(r.fd[0]);  // RST: nothing of an attacker's connection lingers here (no FIN_WAIT, no TIME_WAIT)
+    r.fd[0] = -1;
+    r.in_epoll[0] = false;
+    FreeRelay(slot, proto::RelayState::kFailed, WireCode::kProto);
+    return true;
+  }
+  return false;
 }
 
 int Router::ShedUnidentified(int n, uint32_t keep) {

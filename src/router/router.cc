@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "proto/auth.h"
 #include "router/router_impl.h"
 #include "sysio/net.h"
 
@@ -93,6 +94,7 @@ Router::~Router() = default;
 
 Status Router::Init() {
   if (opt_.secret && !crypto::Init()) return Status(EIO, "libsodium failed to initialise");
+  if (opt_.secret) proto::DeriveNodeKey(opt_.secret->data(), node_key_);
   if (!self_) return Status::Invalid("site '" + opt_.site + "' is not in the route table");
   if (opt_.heartbeat_s < 1 || opt_.heartbeat_s > 255) return Status::Invalid("heartbeat_s must be 1..255");
   now_ms_ = NowMs();

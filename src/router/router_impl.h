@@ -44,6 +44,7 @@
 #include "router/event_loop.h"
 #include "router/leases.h"
 #include "router/pipe_pool.h"
+#include "router/replay_cache.h"
 #include "router/replay_ring.h"
 #include "router/router.h"
 #include "router/spill.h"
@@ -265,9 +266,15 @@ class Router {
   // message yet), so that identified work -- relays, registrations, links -- is never what gives way to
   // connections that send nothing. Never closes slot `keep`. Returns how many were closed.
   int ShedUnidentified(int n, uint32_t keep = kMaxSlots);
+  // Per-source limit reached for `ip`: closes its oldest connection still without a first message. False if none.
+  bool ShedOldestFrom(Ip4 ip);
   uint32_t RelayCount() const { return static_cast<uint32_t>(relays_.live()); }
 
   // --- nodes.cc
+  // With a secret: why a REGISTER (decoded `m`, raw `total` bytes) is refused, or empty if it authenticates.
+  std::string RegisterAuthError(const proto::RegisterMsg& m, const uint8_t* raw, size_t total);
+  // With a secret: why the hop-0 header of relay `slot` (raw bytes still in r.buf) from lease `src` is refused.
+  std::string HeaderAuthError(uint32_t slot, const Lease& src);
   // `extra`/`n`: bytes read behind the REGISTER (ReadFirst reads ahead), processed as if received next.
   void AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m, const uint8_t* extra, size_t n);
   void OnRegEvent(uint32_t reg, uint32_t events);
@@ -414,6 +421,9 @@ class Router {
   std::vector<uint8_t> scratch_;                          // spill staging, 64 KiB, allocated once
 
   std::vector<uint8_t*> seal_bufs_;  // idle kSealBuf buffers (seal.cc)
+  // Node side (docs/security.md): the node key (with a secret) and what was seen of REGISTERs and hop-0 headers.
+  uint8_t node_key_[32] = {};
+  ReplayCache seen_registers_, seen_headers_;
   std::unordered_map<Ip4, uint32_t> unidentified_per_src_;  // ACCEPTED connections per source address
   std::deque<std::pair<uint32_t, uint32_t>> unidentified_;  // (slot, gen) of ACCEPTED relays, oldest first
   sysio::Fd spare_fd_;  // kept free so that accept can shed a connection when out of descriptors

@@ -2,6 +2,8 @@
 // format.
 #include "shim/config.h"
 
+#include "proto/auth.h"
+
 #include <atomic>
 #include <cstdlib>
 
@@ -86,6 +88,9 @@ bool ParseToken(const char* tok, const char* end, Config* c, unsigned* seen) {
       c->name_len = static_cast<uint8_t>(n);
       p = end;
     }
+  } else if (KeyIs(tok, eq, "key")) {
+    ok = proto::KeyFromHex(p, static_cast<size_t>(end - p), c->key);
+    if (ok) c->has_key = true, p = end;
   } else if (KeyIs(tok, eq, "timeout_ms")) {
     uint32_t t;
     ok = ParseU32(p, end, 600000, &t) && t > 0;

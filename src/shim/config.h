@@ -41,6 +41,10 @@ struct Config {
   // Optional `name=`: the node's overlay host name (not NUL-terminated; name_len 0 = none). See names.cc.
   uint8_t name_len = 0;
   char name[63] = {};
+  // Optional `key=` (64 hex digits): the lease key; headers are then signed and checked (docs/security.md).
+  bool has_key = false;
+  uint8_t key[32] = {};
+  const uint8_t* Key() const { return has_key ? key : nullptr; }
   bool InNet(uint32_t ip) const { return valid && (ip & net_mask) == net; }
 };
 

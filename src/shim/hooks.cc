@@ -205,8 +205,8 @@ int DoConnect(const Config& cfg, int fd, const Ep& dst, bool v6) {
 
   if (!RealLocal(fd, &local)) local = Ep{};
   bool nonblocking = IsNonBlocking(fd);
-  uint8_t buf[proto::kConnHeaderSize];
-  proto::EncodeClientHeader(cfg.vip, local.port, dst.ip, dst.port, nonblocking, buf);
+  uint8_t buf[proto::kConnHeaderAuthSize];
+  size_t hdr_len = proto::EncodeClientHeader(cfg.vip, local.port, dst.ip, dst.port, nonblocking, cfg.Key(), buf);
 
   Entry n;
   n.ino = ino;
@@ -220,7 +220,7 @@ int DoConnect(const Config& cfg, int fd, const Ep& dst, bool v6) {
   CachePut(n);  // before the header leaves, so a racing SO_ERROR finds it
 
   int64_t deadline = NowMs() + cfg.timeout_ms;
-  err = SendAll(fd, buf, sizeof buf, deadline);
+  err = SendAll(fd, buf, hdr_len, deadline);
   if (err != 0) {
     if (err == EPIPE) err = ECONNRESET;
     SetState(ino, CState::kFailedReported, err);

@@ -113,7 +113,8 @@ int AwaitStatus(int fd, int64_t deadline, bool interruptible, int* result) {
 }
 
 HeaderRead ReadHopTwoHeader(int fd, int64_t deadline, proto::ConnHeader* hdr) {
-  uint8_t buf[proto::kConnHeaderSize];
+  uint8_t buf[proto::kConnHeaderAuthSize];
+  const Config cfg = GetConfig();
   while (true) {
     ssize_t r = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
     if (r == 0) return HeaderRead::kNotHeader;
@@ -123,14 +124,14 @@ HeaderRead ReadHopTwoHeader(int fd, int64_t deadline, proto::ConnHeader* hdr) {
       r = 0;
     }
     size_t used;
-    proto::Parse p = proto::Decode(buf, static_cast<size_t>(r), hdr, &used);
+    // With a lease key, only a header the router signed for this node counts (docs/security.md).
+    proto::Parse p = proto::DecodeHopTwo(buf, static_cast<size_t>(r), cfg.Key(), hdr, &used);
     if (p == proto::Parse::kBad) return HeaderRead::kNotHeader;
     if (p == proto::Parse::kOk) {
-      if (hdr->hop != proto::Hop::kRouterToDest) return HeaderRead::kNotHeader;
       ssize_t c;
-      do c = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      do c = recv(fd, buf, used, MSG_DONTWAIT);
       while (c < 0 && errno == EINTR);
-      return c == static_cast<ssize_t>(sizeof buf) ? HeaderRead::kHeader : HeaderRead::kNotHeader;
+      return c == static_cast<ssize_t>(used) ? HeaderRead::kHeader : HeaderRead::kNotHeader;
     }
     // A valid prefix so far (or nothing yet): wait for more. POLLIN stays set while bytes are unread, so
     // after a short header prefix, sleep briefly instead of spinning on poll.

@@ -150,8 +150,8 @@ Next Calls::AfterLan(const SharedFd& sock, uint64_t ino, const Endpoint& dst, in
   Endpoint local;
   if (!LocalOf(d, &local)) local = Endpoint{};
   bool nonblocking = IsNonBlocking(d);
-  uint8_t buf[proto::kConnHeaderSize];
-  proto::EncodeClientHeader(opt_.vip, local.port, dst.ip, dst.port, nonblocking, buf);
+  uint8_t buf[proto::kConnHeaderAuthSize];
+  size_t hdr_len = proto::EncodeClientHeader(opt_.vip, local.port, dst.ip, dst.port, nonblocking, opt_.Key(), buf);
 
   Entry n;
   n.ino = ino;
@@ -165,7 +165,7 @@ Next Calls::AfterLan(const SharedFd& sock, uint64_t ino, const Endpoint& dst, in
   cache_.Put(n);
 
   int64_t deadline = NowMs() + opt_.timeout_ms;
-  err = SendSmall(d, buf, sizeof buf);
+  err = SendSmall(d, buf, hdr_len);
   if (err != 0) {
     cache_.Transition(ino, CState::kFailedReported, err);
     return Skip(-err);
@@ -302,14 +302,14 @@ Next Calls::AcceptExit(pid_t tid, pid_t tgid, const ExitWatch& w, int fd) {
   // does not know (a direct one from the head node) is returned at once.
   int64_t start = NowMs();
   Endpoint local = n.real_local;
-  return WaitHeader(sock, start + kAcceptQuietMs,
+  return WaitHeader(opt_.Key(), sock, start + kAcceptQuietMs,
                     [this, sock, finish, start, local, peer](HeaderRead hr, const proto::ConnHeader& h) -> Next {
                       if (hr != HeaderRead::kSilent) return finish(hr, h);
                       return Lookup(opt_.router, local, peer.port, NowMs() + kAcceptLookupMs, false,
-                                    [sock, finish, start](bool ok, const proto::LookupReplyMsg& m) -> Next {
+                                    [this, sock, finish, start](bool ok, const proto::LookupReplyMsg& m) -> Next {
                                       if (ok && m.state == proto::RelayState::kUnknown)
                                         return finish(HeaderRead::kNotHeader, proto::ConnHeader{});
-                                      return WaitHeader(sock, start + kAcceptHeaderWaitMs, finish);
+                                      return WaitHeader(opt_.Key(), sock, start + kAcceptHeaderWaitMs, finish);
                                     });
                     });
 }

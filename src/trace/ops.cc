@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 
 #include "proto/client.h"
 #include "trace/state.h"
@@ -78,12 +79,14 @@ class StatusOp : public Op {
 
 class HeaderOp : public Op {
  public:
-  HeaderOp(SharedFd fd, int64_t deadline, std::function<Next(HeaderRead, const proto::ConnHeader&)> then)
+  HeaderOp(const uint8_t* key, SharedFd fd, int64_t deadline,
+           std::function<Next(HeaderRead, const proto::ConnHeader&)> then)
       : fd_(std::move(fd)), deadline_(deadline), then_(std::move(then)) {
     wait_ = {fd_->get(), POLLIN, deadline};
+    if (key) memcpy(key_, key, sizeof key_), has_key_ = true;
   }
   bool Advance(bool, Next* next) override {
-    uint8_t buf[proto::kConnHeaderSize];
+    uint8_t buf[proto::kConnHeaderAuthSize];
     ssize_t r;
     do r = recv(fd_->get(), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);
@@ -93,14 +96,13 @@ class HeaderOp : public Op {
       r = 0;
     }
     size_t used;
-    proto::Parse p = proto::Decode(buf, static_cast<size_t>(r), &hdr_, &used);
+    proto::Parse p = proto::DecodeHopTwo(buf, static_cast<size_t>(r), has_key_ ? key_ : nullptr, &hdr_, &used);
     if (p == proto::Parse::kBad) return Done(HeaderRead::kNotHeader, next);
     if (p == proto::Parse::kOk) {
-      if (hdr_.hop != proto::Hop::kRouterToDest) return Done(HeaderRead::kNotHeader, next);
       ssize_t c;
-      do c = recv(fd_->get(), buf, sizeof buf, MSG_DONTWAIT);
+      do c = recv(fd_->get(), buf, used, MSG_DONTWAIT);
       while (c < 0 && errno == EINTR);
-      return Done(c == static_cast<ssize_t>(sizeof buf) ? HeaderRead::kHeader : HeaderRead::kNotHeader, next);
+      return Done(c == static_cast<ssize_t>(used) ? HeaderRead::kHeader : HeaderRead::kNotHeader, next);
     }
     int64_t now = NowMs();
     if (now >= deadline_) return Done(r > 0 ? HeaderRead::kTimeout : HeaderRead::kSilent, next);
@@ -118,6 +120,8 @@ class HeaderOp : public Op {
   int64_t deadline_;
   std::function<Next(HeaderRead, const proto::ConnHeader&)> then_;
   proto::ConnHeader hdr_;
+  uint8_t key_[32] = {};
+  bool has_key_ = false;
 };
 
 class LookupOp : public Op {
@@ -198,9 +202,9 @@ std::unique_ptr<Op> WaitStatus(SharedFd fd, int64_t deadline, std::function<Next
   return std::make_unique<StatusOp>(std::move(fd), deadline, std::move(then));
 }
 
-std::unique_ptr<Op> WaitHeader(SharedFd fd, int64_t deadline,
+std::unique_ptr<Op> WaitHeader(const uint8_t* key, SharedFd fd, int64_t deadline,
                                std::function<Next(HeaderRead, const proto::ConnHeader&)> then) {
-  return std::make_unique<HeaderOp>(std::move(fd), deadline, std::move(then));
+  return std::make_unique<HeaderOp>(key, std::move(fd), deadline, std::move(then));
 }
 
 std::unique_ptr<Op> Lookup(const Endpoint& router, const Endpoint& local, uint16_t router_port, int64_t deadline,

@@ -68,7 +68,7 @@ std::unique_ptr<Op> WaitStatus(SharedFd fd, int64_t deadline, std::function<Next
 // 32), until deadline. then(kHeader, hdr) or, consuming nothing: kNotHeader (other bytes, EOF), kSilent (not
 // one byte by the deadline), kTimeout (a valid prefix at the deadline).
 enum class HeaderRead { kHeader, kNotHeader, kSilent, kTimeout };
-std::unique_ptr<Op> WaitHeader(SharedFd fd, int64_t deadline,
+std::unique_ptr<Op> WaitHeader(const uint8_t* key, SharedFd fd, int64_t deadline,
                                std::function<Next(HeaderRead r, const proto::ConnHeader& h)> then);
 
 // LOOKUP {local, router_port} to `router` over UDP from a fresh socket bound to local.ip, re-sent after 20 ms

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "proto/auth.h"
 #include "sysio/fd.h"
 #include "trace/trace.h"
 
@@ -59,6 +60,9 @@ Result<Options> ParseConfigLine(const std::string& text) {
       long t = strtol(v.c_str(), &e, 10);
       if (e == v.c_str() || *e != 0 || t < 1 || t > 600000) return Status::Invalid("bad timeout_ms: " + v);
       o.timeout_ms = static_cast<int>(t);
+    } else if (k == "key") {
+      if (!proto::KeyFromHex(v.data(), v.size(), o.key)) return Status::Invalid("bad key= (want 64 hex digits)");
+      o.has_key = true;
     }  // other keys (name=...) belong to the preload library
   }
   if (first || !have_net || !have_router || !have_vip || !have_real)

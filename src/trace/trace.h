@@ -27,6 +27,9 @@ struct Options {
   Ip4 real = 0;         // this node's real IP as the router sees it
   int timeout_ms = 20000;  // connect timeout (STATUS / LOOKUP waits)
   bool stats = false;   // print stop counts on stderr at exit (also UVPN_TRACE_STATS=1)
+  bool has_key = false;  // key=: the lease key; headers are signed and checked (docs/security.md)
+  uint8_t key[32] = {};
+  const uint8_t* Key() const { return has_key ? key : nullptr; }
 };
 
 // Runs argv[0] (searched on PATH) with argv under the monitor; returns when every tracee has exited, with the

@@ -116,7 +116,9 @@ def phase_truncations(env, hold):
                 n += 1
                 if hold:
                     try:
-                        s = tcp_from("127.0.0.10", dst, timeout=2, nodelay=True)
+                        # Not the canary's address: the router limits connections without a first message per
+                        # source (docs/security.md), so a flood from the canary's own node would starve it.
+                        s = tcp_from("127.0.0.11", dst, timeout=2, nodelay=True)
                         if cut:
                             s.sendall(msg[:cut])
                         held.append(s)

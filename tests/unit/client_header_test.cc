@@ -11,7 +11,7 @@ namespace {
 
 TEST(ClientHeader, BlockingAsksForStatusAndDecodesAsHopZero) {
   uint8_t buf[kConnHeaderSize];
-  ASSERT_EQ(EncodeClientHeader(0x6461010a, 40000, 0x6461020b, 5201, /*nonblocking=*/false, buf), kConnHeaderSize);
+  ASSERT_EQ(EncodeClientHeader(0x6461010a, 40000, 0x6461020b, 5201, /*nonblocking=*/false, nullptr, buf), kConnHeaderSize);
   ConnHeader h;
   size_t used = 0;
   ASSERT_EQ(Decode(buf, sizeof buf, &h, &used), Parse::kOk);
@@ -27,7 +27,7 @@ TEST(ClientHeader, BlockingAsksForStatusAndDecodesAsHopZero) {
 
 TEST(ClientHeader, NonBlockingLearnsItsResultByLookup) {
   uint8_t buf[kConnHeaderSize];
-  EncodeClientHeader(1, 2, 3, 4, /*nonblocking=*/true, buf);
+  EncodeClientHeader(1, 2, 3, 4, /*nonblocking=*/true, nullptr, buf);
   ConnHeader h;
   size_t used = 0;
   ASSERT_EQ(Decode(buf, sizeof buf, &h, &used), Parse::kOk);

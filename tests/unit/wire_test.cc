@@ -284,7 +284,7 @@ TEST(Wire, BadMagicTypeLengthFlags) {
       EXPECT_EQ(c.decode(b.data(), b.size(), &used), Parse::kBad);
       EXPECT_EQ(c.decode(b.data(), i + 1, &used), Parse::kBad);
     }
-    for (uint8_t t : {0, 20, 21, 0x80, 0xff}) {  // unassigned types (12..14: section 8; 15: 9; 16..19: 10)
+    for (uint8_t t : {0, 24, 25, 0x80, 0xff}) {  // unassigned types (12..14: section 8; 15: 9; 16..19: 10; 20..23: 11)
       Bytes b = c.bytes;
       b[4] = t;
       EXPECT_EQ(c.decode(b.data(), b.size(), &used), Parse::kBad);
@@ -312,8 +312,9 @@ TEST(Wire, BadMagicTypeLengthFlags) {
 
 TEST(Wire, FixedSizesAndBounds) {
   struct { MsgType t; size_t min, max; } bounds[] = {
-      {MsgType::kConnHeader, 32, 32}, {MsgType::kStatus, 16, 16},   {MsgType::kRegister, 16, 16 + kMaxName},
-      {MsgType::kRegisterOk, 24, 24 + kMaxName}, {MsgType::kRegisterErr, 12, 12 + kMaxErrText},
+      {MsgType::kConnHeader, 32, 64}, {MsgType::kStatus, 16, 16},
+      {MsgType::kRegister, 16, 16 + kMaxName + kRegisterTrailer},
+      {MsgType::kRegisterOk, 24, 24 + kMaxName + kRegisterOkTrailer}, {MsgType::kRegisterErr, 12, 12 + kMaxErrText},
       {MsgType::kHeartbeat, 16, 16}, {MsgType::kLookup, 20, 20},   {MsgType::kLookupReply, 32, 32},
       {MsgType::kHello, 18, 16 + kMaxSiteName + kMaxSessionId},     {MsgType::kNodeAdd, 16, 16 + kMaxName},
       {MsgType::kNodeDel, 12, 12},
