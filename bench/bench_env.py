@@ -123,8 +123,9 @@ class TestbedEnv(Env):
     """Two sites of one node each, kernel routes on, one uvpn router per head: tests/e2e/harness.Overlay does the
     bring-up (testbed, session, routers, links up) and the cleanup (process groups it started, testbed down)."""
 
-    def __init__(self, repo, build_dir, log_level="warn"):
+    def __init__(self, repo, build_dir, log_level="warn", router_args=None):
         super().__init__()
+        self.router_args = list(router_args or [])
         sys.path.insert(0, os.path.join(repo, "tests", "e2e"))
         os.environ["UVPN_BUILD_DIR"] = build_dir  # read by the harness at each call
         import harness  # noqa: E402  (tests/e2e/harness.py)
@@ -140,9 +141,10 @@ class TestbedEnv(Env):
             self.h.require_tools("iperf3", "ss", "sysctl")
         except self.h.Skip as e:
             raise EnvError(f"cannot run: {e}")
-        ov = self.h.Overlay(sites=2, nodes=1, tag="bench", kernel_routes=True, log_level=self.log_level)
+        ov = self.h.Overlay(sites=2, nodes=1, tag="bench", kernel_routes=True, log_level=self.log_level,
+                            router_args=self.router_args)
         self.ov = ov.__enter__()  # on failure __enter__ has already cleaned up
-        self.description += f"; logs in {ov.dir}"
+        self.description += f"; router args {self.router_args or 'default'}; logs in {ov.dir}"
         # Many short connections back to back: let connect() reuse TIME_WAIT ports (per-namespace settings,
         # gone with the namespaces). Clients and both routers' outgoing legs all connect.
         for host in ("s1-n1", "s2-n1", "s1-head", "s2-head"):

@@ -202,6 +202,8 @@ def parse_args(argv):
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build", "release"))
     ap.add_argument("--out-dir", default=os.path.join(REPO, "build", "bench-out"))
     ap.add_argument("--quick", action="store_true", help="short smoke run, no thresholds (ctest bench-smoke)")
+    ap.add_argument("--router-args", default="",
+                    help="extra `uvpn router` flags, e.g. '--insecure-plaintext' for the unsealed data path")
     ap.add_argument("--loopback-selftest", action="store_true",
                     help="run both columns on loopback without root (checks tools and report only)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -251,7 +253,8 @@ def main(argv):
         if not os.access(os.path.join(a.build_dir, "bin", "uvpn"), os.X_OK):
             log(f"missing {a.build_dir}/bin/uvpn")
             return SKIP if a.quick else 1
-        env = bench_env.TestbedEnv(REPO, a.build_dir, log_level=a.router_log_level)
+        env = bench_env.TestbedEnv(REPO, a.build_dir, log_level=a.router_log_level,
+                                   router_args=a.router_args.split() if a.router_args else None)
     os.makedirs(a.out_dir, exist_ok=True)
     # SIGTERM (ctest timeout, kill) unwinds like Ctrl-C so cleanup runs.
     signal.signal(signal.SIGTERM, _raise_interrupt)

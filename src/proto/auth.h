@@ -40,6 +40,13 @@ size_t EncodeSignedHeader(ConnHeader h, const uint8_t lk[kAuthKeySize], uint8_t 
 // True if |now_ms - ts_ms| <= window_ms.
 bool Fresh(int64_t now_ms, uint64_t ts_ms, int64_t window_ms);
 
+// UDP_DATA hop 0 with kFlagAuth: the 24-byte trailer after the payload, ts u64 and the first 16 bytes of
+// HMAC(lk, header || ts). The payload is not covered: forging needs lk, and replaying a captured datagram a capture
+// on the private network (root); the timestamp bounds that to kHeaderWindowMs.
+void SignUdp(const uint8_t lk[kAuthKeySize], const uint8_t hdr[kUdpHeaderSize], uint8_t trailer[kUdpAuthTrailer]);
+bool CheckUdp(const uint8_t lk[kAuthKeySize], const uint8_t hdr[kUdpHeaderSize], const uint8_t trailer[kUdpAuthTrailer],
+              int64_t now_ms);
+
 // REGISTER (encoded, `total` bytes, kFlagAuth): the mac in the last 32 bytes.
 void SignRegister(const uint8_t nk[kAuthKeySize], uint8_t* msg, size_t total);
 bool CheckRegister(const uint8_t nk[kAuthKeySize], const uint8_t* msg, size_t total);

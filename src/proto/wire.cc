@@ -36,7 +36,7 @@ constexpr Bounds kBounds[] = {
     {16 + 1, kResolveMax, 0},                                      // RESOLVE (name non-empty)
     {kResolveAddrSize, kResolveAddrSize, 0},                       // RESOLVE_ADDR
     {20, kResolveReplyMax, 0},                                     // RESOLVE_REPLY
-    {kUdpHeaderSize, kUdpMaxDatagram, 0},                          // UDP_DATA (header + payload)
+    {kUdpHeaderSize, kUdpMaxDatagram, kFlagAuth},                  // UDP_DATA (header + payload [+ trailer])
     {kAckSize, kAckSize, kFlagEofSeen | kFlagLegLost},             // ACK
     {kResumeSize, kResumeSize, kFlagEofSeen},                      // RESUME
     {kResumeOkSize, kResumeOkSize, kFlagEofSeen},                  // RESUME_OK
@@ -526,8 +526,9 @@ Parse Decode(const uint8_t* buf, size_t len, ResolveReplyMsg* m, size_t* used) {
 }
 
 size_t Encode(const UdpHeader& m, uint8_t* out, size_t cap) {
-  if (cap < kUdpHeaderSize || m.payload_len > kUdpMaxPayload || static_cast<uint8_t>(m.hop) > 2) return 0;
-  PutPrefix(out, MsgType::kUdpData, 0, kUdpHeaderSize + m.payload_len);
+  size_t trailer = m.auth ? kUdpAuthTrailer : 0;
+  if (cap < kUdpHeaderSize || m.payload_len + trailer > kUdpMaxPayload || static_cast<uint8_t>(m.hop) > 2) return 0;
+  PutPrefix(out, MsgType::kUdpData, m.auth ? kFlagAuth : 0, kUdpHeaderSize + m.payload_len + trailer);
   Put32(out + 8, m.src_vip);
   Put16(out + 12, m.src_port);
   Put32(out + 14, m.dst_vip);
@@ -551,7 +552,10 @@ Parse Decode(const uint8_t* buf, size_t len, UdpHeader* m, size_t* used) {
   m->dst_vip = Get32(buf + 14);
   m->dst_port = Get16(buf + 18);
   m->hop = static_cast<Hop>(buf[20]);
-  m->payload_len = static_cast<uint16_t>(total - kUdpHeaderSize);
+  m->auth = (buf[5] & kFlagAuth) != 0;
+  size_t trailer = m->auth ? kUdpAuthTrailer : 0;
+  if (total < kUdpHeaderSize + trailer) return Parse::kBad;
+  m->payload_len = static_cast<uint16_t>(total - kUdpHeaderSize - trailer);
   *used = kUdpHeaderSize;
   return Parse::kOk;
 }

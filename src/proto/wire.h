@@ -234,7 +234,9 @@ Parse Decode(const uint8_t* buf, size_t len, ResolveReplyMsg* m, size_t* used);
 inline constexpr size_t kUdpHeaderSize = 24;
 inline constexpr size_t kUdpMaxDatagram = 65507;  // largest IPv4 UDP payload
 inline constexpr size_t kUdpMaxPayload = kUdpMaxDatagram - kUdpHeaderSize;
+inline constexpr size_t kUdpAuthTrailer = 24;  // kFlagAuth (hop 0 only): ts u64, tag 16 after the payload
 struct UdpHeader {
+  bool auth = false;  // kFlagAuth: the datagram ends with the trailer (payload_len excludes it; protocol.md s. 12)
   uint32_t src_vip = 0;
   uint16_t src_port = 0;
   uint32_t dst_vip = 0;

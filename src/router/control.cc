@@ -173,7 +173,11 @@ Snapshot Router::TakeSnapshot() const {
   for (uint32_t i = 0; i < links_.size(); ++i) {
     const Link& l = links_[i];
     s.links.push_back(LinkInfo{l.site, l.endpoint, l.state == LinkState::kUp, LinkCut(i),
-                               (now_ms_ - l.since_ms) / 1000.0});
+                               (now_ms_ - l.since_ms) / 1000.0, "plaintext"});
+    if (sealed())
+      s.links.back().security = !l.sealed ? "sealed (no session)"
+                                : l.suite == crypto::Suite::kAes256Gcm ? "noise+aes-256-gcm"
+                                                                        : "noise+chacha20-poly1305";
   }
   s.recovery = recovery_;
   s.recovery.enabled = opt_.resume;

@@ -569,7 +569,16 @@ void Router::FreeRelay(uint32_t slot, proto::RelayState final_state, WireCode co
       }
       d.pipe = Pipe{};
     }
-    if (r.lookup_key[s]) FreezeLookup(r.lookup_key[s], final_state, code);
+    if (r.lookup_key[s] == 0) continue;
+    if (s == 1) {
+      // Leg 2 (router -> destination node): once its socket is closed, anyone on the head node can bind the same
+      // address and port and connect to the node again; a frozen answer would then lend that stranger the closed
+      // relay's virtual addresses. Only a live entry identifies a leg 2 (docs/security.md).
+      auto it = lookups_.find(r.lookup_key[s]);
+      if (it != lookups_.end() && it->second.live && it->second.slot == slot) lookups_.erase(it);
+    } else {
+      FreezeLookup(r.lookup_key[s], final_state, code);  // leg 0: the client's SO_ERROR / getpeername after close
+    }
   }
   relays_.Free(slot);
 }

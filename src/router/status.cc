@@ -54,8 +54,8 @@ std::string FormatText(const Snapshot& s) {
   Appendf(&o, "site %s  session %s\n", s.site.c_str(), s.session.c_str());
   Appendf(&o, "links (%zu):\n", s.links.size());
   for (const auto& l : s.links)
-    Appendf(&o, "  %-16s %-21s %-4s since %.1fs%s\n", l.site.c_str(), FormatEndpoint(l.endpoint).c_str(),
-            l.up ? "up" : "down", l.since_s, l.cut ? "  (cut by uvpn chaos)" : "");
+    Appendf(&o, "  %-16s %-21s %-4s since %.1fs  %s%s\n", l.site.c_str(), FormatEndpoint(l.endpoint).c_str(),
+            l.up ? "up" : "down", l.since_s, l.security.c_str(), l.cut ? "  (cut by uvpn chaos)" : "");
   Appendf(&o, "nodes (%zu):\n", s.nodes.size());
   for (const auto& n : s.nodes)
     Appendf(&o, "  %-15s %-15s %-24s %-16s %s\n", FormatIp4(n.vip).c_str(),
@@ -103,8 +103,10 @@ std::string FormatJson(const Snapshot& s) {
     AppendJsonString(&o, l.site);
     o += ",\"endpoint\":";
     AppendJsonString(&o, FormatEndpoint(l.endpoint));
-    Appendf(&o, ",\"up\":%s,\"cut\":%s,\"since_s\":%.3f}", l.up ? "true" : "false", l.cut ? "true" : "false",
-            l.since_s);
+    Appendf(&o, ",\"up\":%s,\"cut\":%s,\"since_s\":%.3f,\"security\":", l.up ? "true" : "false",
+            l.cut ? "true" : "false", l.since_s);
+    AppendJsonString(&o, l.security);
+    o += '}';
   }
   o += "],\"nodes\":[";
   for (size_t i = 0; i < s.nodes.size(); ++i) {

@@ -20,6 +20,7 @@ struct LinkInfo {
   bool up = false;
   bool cut = false;    // `uvpn chaos cut` in force
   double since_s = 0;  // seconds since the link went up or down
+  std::string security = "plaintext";  // "noise+chacha20-poly1305", "noise+aes-256-gcm" (legs), or "plaintext"
 };
 
 struct NodeInfo {

@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "proto/auth.h"
 #include "router/router_impl.h"
 #include "sysio/net.h"
 
@@ -127,13 +128,23 @@ void Router::OnUdpData(bool wan_socket, const Endpoint& from, uint8_t* p, size_t
   }
   proto::UdpHeader h;
   size_t used;
-  if (proto::Decode(p, n, &h, &used) != proto::Parse::kOk || h.payload_len + proto::kUdpHeaderSize != n)
+  size_t trailer = 0;
+  if (proto::Decode(p, n, &h, &used) == proto::Parse::kOk && h.auth) trailer = proto::kUdpAuthTrailer;
+  if (proto::Decode(p, n, &h, &used) != proto::Parse::kOk || h.payload_len + proto::kUdpHeaderSize + trailer != n)
     return UdpDrop(&st.drop_malformed, "malformed or truncated", from);
+  if (h.auth && h.hop != proto::Hop::kNodeToHome) return UdpDrop(&st.drop_malformed, "AUTH trailer beyond hop 0", from);
   if (h.hop == proto::Hop::kHomeToPeer && (wan_socket || same) && sealed() && sealed_li < 0)
     return UdpDrop(&st.drop_auth, "plaintext hop 1 refused (sealed session)", from);
   if (h.hop == proto::Hop::kNodeToHome && (!wan_socket || same)) {
     const Lease* l = leases_.ByReal(from.ip);
     if (!l) return UdpDrop(&st.drop_no_lease, "sender has no lease", from);
+    if (sealed()) {  // docs/protocol.md section 12: the datagram must carry the lease's tag
+      if (!h.auth) return UdpDrop(&st.drop_auth, "hop 0 without its AUTH trailer", from);
+      if (!proto::CheckUdp(l->key, p, p + n - trailer, proto::RealtimeMs()))
+        return UdpDrop(&st.drop_auth, "hop 0 AUTH trailer failed (forged or stale)", from);
+    }
+    n -= trailer;  // forwarded without it
+    h.auth = false;
     h.src_vip = l->vip;
     h.src_port = from.port;
   } else if (h.hop == proto::Hop::kHomeToPeer && (wan_socket || same)) {

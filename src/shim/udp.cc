@@ -23,6 +23,7 @@
 #include <climits>
 #include <cstring>
 
+#include "proto/auth.h"
 #include "proto/wire.h"
 #include "shim/libc.h"
 #include "shim/sockaddr.h"
@@ -116,29 +117,34 @@ bool KnowDgram(int fd) {
 // unconnected send); else the socket is connected to the router already.
 ssize_t SendOverlay(const Config& cfg, int fd, const Ep& dst, bool v6, bool to_router, const msghdr* user,
                     int flags) {
-  if (user->msg_iovlen >= kMaxIov) {
+  if (user->msg_iovlen + 2 > kMaxIov) {
     errno = EMSGSIZE;
     return -1;
   }
   size_t total = 0;
   for (size_t i = 0; i < user->msg_iovlen; ++i) total += user->msg_iov[i].iov_len;
-  if (total > proto::kUdpMaxPayload) {
+  const size_t trailer_len = cfg.has_key ? proto::kUdpAuthTrailer : 0;
+  if (total + trailer_len > proto::kUdpMaxPayload) {
     errno = EMSGSIZE;
     return -1;
   }
   proto::UdpHeader h;
+  h.auth = cfg.has_key;
   h.src_vip = cfg.vip;
   h.dst_vip = dst.ip;
   h.dst_port = dst.port;
   h.payload_len = static_cast<uint16_t>(total);
   uint8_t hdr[kUdpHeaderSize];
   proto::Encode(h, hdr, sizeof hdr);
+  uint8_t trailer[proto::kUdpAuthTrailer];
+  if (cfg.has_key) proto::SignUdp(cfg.key, hdr, trailer);  // docs/protocol.md section 12
   iovec iov[kMaxIov];
   iov[0] = {hdr, sizeof hdr};
   for (size_t i = 0; i < user->msg_iovlen; ++i) iov[i + 1] = user->msg_iov[i];
   msghdr m = *user;
   m.msg_iov = iov;
   m.msg_iovlen = user->msg_iovlen + 1;
+  if (cfg.has_key) iov[m.msg_iovlen++] = {trailer, sizeof trailer};
   sockaddr_storage rs;
   if (to_router) {
     m.msg_name = &rs;
@@ -149,7 +155,7 @@ ssize_t SendOverlay(const Config& cfg, int fd, const Ep& dst, bool v6, bool to_r
   }
   ssize_t r = RealSendmsg(fd, &m, flags);
   if (r < 0) return r;
-  return r >= static_cast<ssize_t>(kUdpHeaderSize) ? r - static_cast<ssize_t>(kUdpHeaderSize) : 0;
+  return r >= static_cast<ssize_t>(kUdpHeaderSize + trailer_len) ? static_cast<ssize_t>(total) : 0;
 }
 
 // Byte `off` of the logical stream of iovecs, as a cursor.

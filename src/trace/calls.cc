@@ -50,7 +50,7 @@ Next WriteName(pid_t tid, uint64_t addr, uint64_t lenp, int32_t len0, const Endp
 
 }  // namespace
 
-Calls::Calls(const Options& opt) : opt_(opt), dgram_(proto::kUdpHeaderSize + 65536) {}
+Calls::Calls(const Options& opt) : opt_(opt), dgram_(proto::kUdpHeaderSize + 65536 + proto::kUdpAuthTrailer) {}
 
 Next Calls::OnEntry(pid_t tid, pid_t tgid, const CallInfo& c, ExitWatch* watch) {
   *watch = ExitWatch{};

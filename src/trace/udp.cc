@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "proto/auth.h"
 #include "common/log.h"
 #include "sysio/fd.h"
 #include "trace/calls.h"
@@ -160,7 +161,7 @@ Next Calls::SendTo(pid_t tid, pid_t tgid, const uint64_t* a) {
 
 Next Calls::SendCore(pid_t tid, sysio::Fd& sock, bool nonblocking, const Endpoint& dst, bool v6,
                      bool connected, uint64_t buf, size_t len, int flags) {
-  if (len > proto::kUdpMaxPayload) return Verdict::Skip(-EMSGSIZE);
+  if (len + (opt_.has_key ? proto::kUdpAuthTrailer : 0) > proto::kUdpMaxPayload) return Verdict::Skip(-EMSGSIZE);
   if (!ReadMem(tid, buf, dgram_.data() + proto::kUdpHeaderSize, len)) return Verdict::Skip(-EFAULT);
   return SendStaged(tid, sock, nonblocking, dst, v6, connected, len, flags);
 }
@@ -169,13 +170,19 @@ Next Calls::SendCore(pid_t tid, sysio::Fd& sock, bool nonblocking, const Endpoin
 Next Calls::SendStaged(pid_t tid, sysio::Fd& sock, bool nonblocking, const Endpoint& dst, bool v6,
                        bool connected, size_t len, int flags) {
   int d = sock.get();
+  if (opt_.has_key && len + proto::kUdpAuthTrailer > proto::kUdpMaxPayload) return Verdict::Skip(-EMSGSIZE);
   proto::UdpHeader h;
   h.src_vip = opt_.vip;  // the router fills src from the lease (hop 0)
   h.dst_vip = dst.ip;
   h.dst_port = dst.port;
   h.payload_len = static_cast<uint16_t>(len);
+  h.auth = opt_.has_key;
   proto::Encode(h, dgram_.data(), proto::kUdpHeaderSize);
   size_t total = proto::kUdpHeaderSize + len;
+  if (opt_.has_key) {  // docs/protocol.md section 12
+    proto::SignUdp(opt_.key, dgram_.data(), dgram_.data() + total);
+    total += proto::kUdpAuthTrailer;
+  }
   sockaddr_storage rs;
   socklen_t rl = connected ? 0 : FromEp(opt_.router, v6, &rs);
   const sockaddr* to = connected ? nullptr : reinterpret_cast<const sockaddr*>(&rs);

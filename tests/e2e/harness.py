@@ -145,6 +145,10 @@ class Overlay:
         subprocess.run([uvpn_bin(), "session", "new", "--id", self.session, "--dir", self.dir] + specs,
                        check=True, timeout=30, stdout=subprocess.DEVNULL)
         assert os.path.exists(self.routes), f"uvpn session new did not write {self.routes}"
+        if "--insecure-plaintext" in self.router_args:
+            # A plaintext session has no secret: `uvpn run` would otherwise sign its registration and refuse the
+            # unsigned answer of a plaintext router (a downgrade it must not accept).
+            os.remove(os.path.join(self.dir, f".uvpn_secret_{self.session}"))
         if self.routers_wanted:
             for k in range(1, self.sites + 1):
                 self.start_router(f"s{k}")

@@ -98,6 +98,10 @@ def test_bad_datagrams_dropped():
                   "socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(d,('10.91.0.2',7700))")
         ov.call("s1-head", [PY, "-c", forged], overlay=False, check=True)
         h.wait_until(lambda: ov.status_json("s2")["udp"]["drop_auth"] >= 3, 5, "s2 drops counted")
+        # From a leased node, a well-formed hop 0 without the AUTH trailer (docs/protocol.md section 12): another user
+        # of that node, who has no lease key, cannot send datagrams as the node.
+        ov.call("s1-n1", [PY, "-c", SEND_RAW, "10.91.1.1", "7701", f"0.0.0.0,{n1},{PORT},0,"], check=True)
+        h.wait_until(lambda: ov.status_json("s1")["udp"]["drop_auth"] >= 1, 5, "s1 counts the unauthenticated hop 0")
         assert ov.status_json("s1")["udp"]["drop_malformed"] >= 3, ov.status_json("s1")["udp"]
         assert ov.status_json("s2")["udp"]["tx"] == 0, ov.status_json("s2")["udp"]
         assert ov.router_alive("s1") and ov.router_alive("s2")
