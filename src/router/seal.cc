@@ -30,7 +30,7 @@
 
 namespace uvpn::router {
 namespace {
-constexpr size_t kMaxIdleSealBufs = 256;
+constexpr size_t kMaxIdleSealBufs = 64;  // 8 MiB of idle buffers at most
 }  // namespace
 
 uint8_t* Router::GetSealBuf() {
@@ -180,7 +180,7 @@ bool Router::SealedSend(uint32_t slot, bool close_due, bool* progress, bool* sin
   LegSeal& s = r.seal;
   int leg = r.leg1;
   Dir& out = r.dir[1 - leg];
-  for (int round = 0; round < 4; ++round) {
+  for (int round = 0; round < 16; ++round) {
     if (s.tx_pending()) {
       ssize_t n = send(r.fd[leg], s.txb + s.tx_off, s.tx_len - s.tx_off, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
@@ -225,32 +225,41 @@ bool Router::SealedSend(uint32_t slot, bool close_due, bool* progress, bool* sin
   return true;
 }
 
-void Router::SealedRecv(uint32_t slot) {
+bool Router::SealedRecv(uint32_t slot) {
   Relay& r = relays_[slot];
   LegSeal& s = r.seal;
   int leg = r.leg1;
   Dir& in = r.dir[leg];
   if (!in.pipe.valid()) {
     in.pipe = pipes_.Get();
-    if (!in.pipe.valid()) return Reset(slot, "no pipe (out of file descriptors?)");
+    if (!in.pipe.valid()) {
+      Reset(slot, "no pipe (out of file descriptors?)");
+      return false;
+    }
   }
   // Plaintext never exceeds the ciphertext it came from, so reading at most `room - rx_have` keeps the writev
   // below whole.
   size_t room = in.pipe.cap - in.in_pipe;
-  if (room <= s.rx_have + crypto::kTagSize) return;
-  if (!s.rxb && !(s.rxb = GetSealBuf())) return Reset(slot, "out of memory for a record buffer");
+  if (room <= s.rx_have + crypto::kTagSize) return false;
+  if (!s.rxb && !(s.rxb = GetSealBuf())) {
+    Reset(slot, "out of memory for a record buffer");
+    return false;
+  }
   size_t want = std::min(kSealBuf - s.rx_have, room - s.rx_have);
   ssize_t n = recv(r.fd[leg], s.rxb + s.rx_have, want, 0);
   if (n == 0) {
-    if (!s.rx_closed || s.rx_have != 0) return Suspend(slot, "leg 1 ended without its authenticated end of stream");
+    if (!s.rx_closed || s.rx_have != 0) {
+      Suspend(slot, "leg 1 ended without its authenticated end of stream");
+      return false;
+    }
     in.eof = true;
     NoteRead(slot, 0, true);
     PutSealBuf(s.rxb);
-    return;
+    return false;
   }
   if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
-    return Suspend(slot, strerror(errno));
+    if (errno != EAGAIN && errno != EINTR) Suspend(slot, strerror(errno));
+    return false;
   }
   s.rx_have += static_cast<uint32_t>(n);
   iovec iov[kSealBuf / (crypto::kRecordHeader + crypto::kTagSize) + 1];
@@ -259,11 +268,20 @@ void Router::SealedRecv(uint32_t slot) {
   while (s.rx_have - off >= crypto::kRecordHeader) {
     uint8_t* rec = s.rxb + off;
     size_t clen = crypto::RecordCipherLen(rec);
-    if (clen == 0) return Suspend(slot, "malformed record on leg 1");
+    if (clen == 0) {
+      Suspend(slot, "malformed record on leg 1");
+      return false;
+    }
     if (s.rx_have - off < crypto::kRecordHeader + clen) break;
     uint8_t* ct = rec + crypto::kRecordHeader;
-    if (s.rx_closed) return Suspend(slot, "data after the end-of-stream record on leg 1");
-    if (!s.rx.Open(rec, crypto::kRecordHeader, ct, clen, ct)) return Suspend(slot, "record on leg 1 failed authentication");
+    if (s.rx_closed) {
+      Suspend(slot, "data after the end-of-stream record on leg 1");
+      return false;
+    }
+    if (!s.rx.Open(rec, crypto::kRecordHeader, ct, clen, ct)) {
+      Suspend(slot, "record on leg 1 failed authentication");
+      return false;
+    }
     size_t m = clen - crypto::kTagSize;
     if (m == 0) {
       s.rx_closed = true;
@@ -275,7 +293,10 @@ void Router::SealedRecv(uint32_t slot) {
   }
   if (plain > 0) {
     ssize_t w = writev(in.pipe.w, iov, k);
-    if (w != static_cast<ssize_t>(plain)) return Reset(slot, "internal: short write into the relay pipe");
+    if (w != static_cast<ssize_t>(plain)) {
+      Reset(slot, "internal: short write into the relay pipe");
+      return false;
+    }
     in.in_pipe += static_cast<uint32_t>(plain);
     NoteRead(slot, plain, false);
     r.dir[1 - leg].streak = 0;
@@ -287,6 +308,7 @@ void Router::SealedRecv(uint32_t slot) {
     s.rx_have -= static_cast<uint32_t>(off);
   }
   if (s.rx_have == 0) PutSealBuf(s.rxb);
+  return static_cast<size_t>(n) == want;
 }
 
 }  // namespace uvpn::router
