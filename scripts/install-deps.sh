@@ -12,7 +12,7 @@ PACKAGES=(
   python3 python3-matplotlib
   openmpi-bin libopenmpi-dev
   spin
-  libsodium-dev python3-cryptography tshark
+  libsodium-dev libssl-dev python3-cryptography tshark
 )
 
 missing=()
