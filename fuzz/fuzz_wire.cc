@@ -52,8 +52,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Peek peek{Parse::kBad, MsgType::kConnHeader, 0};
   peek.result = PeekPrefix(data, size, &peek.type, &peek.total);
   if (size < kPrefixSize) FUZZ_CHECK(peek.result != Parse::kOk);
-  if (peek.result == Parse::kOk) FUZZ_CHECK(peek.total >= 12 &&
-                                         peek.total <= (peek.type == MsgType::kUdpData ? kUdpMaxDatagram : kMaxMessage));
+  // Datagrams (UDP_DATA, UDP_SEALED) may be as long as a UDP payload; every other message fits kMaxMessage.
+  bool dgram = peek.type == MsgType::kUdpData || peek.type == MsgType::kUdpSealed;
+  if (peek.result == Parse::kOk) FUZZ_CHECK(peek.total >= 12 && peek.total <= (dgram ? kUdpMaxDatagram : kMaxMessage));
 
   CheckDecoder<ConnHeader>(data, size, peek, MsgType::kConnHeader);
   CheckDecoder<StatusMsg>(data, size, peek, MsgType::kStatus);
