@@ -18,7 +18,7 @@ using uvpn::proto::fuzz::CheckDecoder;
 using uvpn::proto::fuzz::Peek;
 
 // UDP_DATA (protocol.md section 9) decodes its 24-byte header only: kOk needs 24 bytes, not the declared length
-// (the payload follows in the same datagram), and used is always the header size.
+// (the payload, and with AUTH the trailer, follow in the same datagram), and used is always the header size.
 void CheckUdp(const uint8_t* data, size_t size, const Peek& peek) {
   UdpHeader m;
   size_t used = 0;
@@ -34,7 +34,7 @@ void CheckUdp(const uint8_t* data, size_t size, const Peek& peek) {
   if (p == Parse::kBad) return;
   FUZZ_CHECK(p == Parse::kOk);
   FUZZ_CHECK(used == kUdpHeaderSize);
-  FUZZ_CHECK(m.payload_len + kUdpHeaderSize == peek.total);
+  FUZZ_CHECK(m.payload_len + kUdpHeaderSize + (m.auth ? kUdpAuthTrailer : 0) == peek.total);  // section 12
   uint8_t out[kUdpHeaderSize];
   FUZZ_CHECK(Encode(m, out, sizeof out) == kUdpHeaderSize);
   FUZZ_CHECK(std::memcmp(out, data, kUdpHeaderSize) == 0);

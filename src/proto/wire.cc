@@ -134,7 +134,7 @@ size_t Encode(const ConnHeader& m, uint8_t* out, size_t cap) {
   if (auth) {
     Put64(out + 32, m.ts_ms);
     Put64(out + 40, m.nonce);
-    memset(out + 48, 0, 16);
+    memcpy(out + 48, m.tag, 16);  // zeros unless decoded; proto/auth.h signs over it
   }
   Put32(out + 8, m.src_vip);
   Put16(out + 12, m.src_port);
@@ -201,7 +201,7 @@ size_t Encode(const RegisterMsg& m, uint8_t* out, size_t cap) {
   if (m.auth) {
     Put64(out + 16 + n, m.ts_ms);
     memcpy(out + 24 + n, m.nonce, 16);
-    memset(out + 40 + n, 0, 32);
+    memcpy(out + 40 + n, m.mac, 32);  // zeros unless decoded; proto/auth.h signs over it
   }
   return total;
 }
@@ -241,7 +241,7 @@ size_t Encode(const RegisterOkMsg& m, uint8_t* out, size_t cap) {
   out[21] = m.heartbeat_s;
   Put16(out + 22, 0);
   memcpy(out + 24, m.name, n);
-  if (m.auth) memset(out + 24 + n, 0, 32);
+  if (m.auth) memcpy(out + 24 + n, m.mac, 32);  // zeros unless decoded; proto/auth.h signs over it
   return total;
 }
 

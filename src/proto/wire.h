@@ -99,7 +99,7 @@ struct ConnHeader {
   uint64_t relay_id = 0;
   uint64_t ts_ms = 0;     // kFlagAuth: sender's wall clock, ms since the epoch
   uint64_t nonce = 0;     // kFlagAuth: unique per sender and timestamp
-  uint8_t tag[16] = {};   // kFlagAuth: decoded only; Encode writes zeros (proto/auth.h signs)
+  uint8_t tag[16] = {};   // kFlagAuth: as decoded (Encode writes it back; proto/auth.h signs over it)
 };
 size_t Encode(const ConnHeader& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, ConnHeader* m, size_t* used);
@@ -115,10 +115,10 @@ struct RegisterMsg {
   uint32_t pid = 0;
   uint8_t name_len = 0;
   char name[kMaxName] = {};
-  bool auth = false;        // kFlagAuth: the trailer follows the name (mac zeroed by Encode; auth.h signs)
+  bool auth = false;        // kFlagAuth: the trailer follows the name (auth.h signs over `mac`)
   uint64_t ts_ms = 0;
   uint8_t nonce[16] = {};
-  uint8_t mac[32] = {};     // decoded only
+  uint8_t mac[32] = {};     // as decoded; zeros for a message to be signed
 };
 size_t Encode(const RegisterMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, RegisterMsg* m, size_t* used);
@@ -131,8 +131,8 @@ struct RegisterOkMsg {
   uint8_t heartbeat_s = 0;
   uint8_t name_len = 0;
   char name[kMaxName] = {};
-  bool auth = false;             // kFlagAuth: a mac follows the name (zeroed by Encode; auth.h signs)
-  uint8_t mac[32] = {};          // decoded only
+  bool auth = false;             // kFlagAuth: a mac follows the name (auth.h signs over it)
+  uint8_t mac[32] = {};          // as decoded; zeros for a message to be signed
 };
 size_t Encode(const RegisterOkMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, RegisterOkMsg* m, size_t* used);
