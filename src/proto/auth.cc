@@ -72,30 +72,39 @@ bool Fresh(int64_t now_ms, uint64_t ts_ms, int64_t window_ms) {
   return d <= window_ms && d >= -window_ms;
 }
 
-static void UdpTag(const uint8_t lk[kAuthKeySize], const uint8_t hdr[kUdpHeaderSize], const uint8_t ts[8],
-                   uint8_t out[kHmacSha256Size]) {
+static void TrailerTag(const uint8_t lk[kAuthKeySize], const uint8_t* covered, size_t n, const uint8_t ts[8],
+                       uint8_t out[kHmacSha256Size]) {
   HmacSha256 m(lk, kAuthKeySize);
-  m.Update(hdr, kUdpHeaderSize);
+  m.Update(covered, n);
   m.Update(ts, 8);
   m.Final(out);
 }
 
-void SignUdp(const uint8_t lk[kAuthKeySize], const uint8_t hdr[kUdpHeaderSize], uint8_t trailer[kUdpAuthTrailer]) {
+void SignTrailer(const uint8_t lk[kAuthKeySize], const uint8_t* covered, size_t n, uint8_t trailer[kUdpAuthTrailer]) {
   uint64_t ts = static_cast<uint64_t>(RealtimeMs());
   for (int i = 0; i < 8; ++i) trailer[i] = static_cast<uint8_t>(ts >> (56 - 8 * i));
   uint8_t tag[kHmacSha256Size];
-  UdpTag(lk, hdr, trailer, tag);
+  TrailerTag(lk, covered, n, trailer, tag);
   memcpy(trailer + 8, tag, 16);
 }
 
-bool CheckUdp(const uint8_t lk[kAuthKeySize], const uint8_t hdr[kUdpHeaderSize], const uint8_t trailer[kUdpAuthTrailer],
-              int64_t now_ms) {
+bool CheckTrailer(const uint8_t lk[kAuthKeySize], const uint8_t* covered, size_t n,
+                  const uint8_t trailer[kUdpAuthTrailer], int64_t now_ms) {
   uint8_t tag[kHmacSha256Size];
-  UdpTag(lk, hdr, trailer, tag);
+  TrailerTag(lk, covered, n, trailer, tag);
   if (!TagsEqual(tag, trailer + 8, 16)) return false;
   uint64_t ts = 0;
   for (int i = 0; i < 8; ++i) ts = (ts << 8) | trailer[i];
   return Fresh(now_ms, ts, kHeaderWindowMs);
+}
+
+void SignUdp(const uint8_t lk[kAuthKeySize], const uint8_t hdr[kUdpHeaderSize], uint8_t trailer[kUdpAuthTrailer]) {
+  SignTrailer(lk, hdr, kUdpHeaderSize, trailer);
+}
+
+bool CheckUdp(const uint8_t lk[kAuthKeySize], const uint8_t hdr[kUdpHeaderSize], const uint8_t trailer[kUdpAuthTrailer],
+              int64_t now_ms) {
+  return CheckTrailer(lk, hdr, kUdpHeaderSize, trailer, now_ms);
 }
 
 void SignRegister(const uint8_t nk[kAuthKeySize], uint8_t* msg, size_t total) {

@@ -46,6 +46,10 @@ bool Fresh(int64_t now_ms, uint64_t ts_ms, int64_t window_ms);
 void SignUdp(const uint8_t lk[kAuthKeySize], const uint8_t hdr[kUdpHeaderSize], uint8_t trailer[kUdpAuthTrailer]);
 bool CheckUdp(const uint8_t lk[kAuthKeySize], const uint8_t hdr[kUdpHeaderSize], const uint8_t trailer[kUdpAuthTrailer],
               int64_t now_ms);
+// The same trailer over any `n` covered bytes (LOOKUP: its 20 bytes).
+void SignTrailer(const uint8_t lk[kAuthKeySize], const uint8_t* covered, size_t n, uint8_t trailer[kUdpAuthTrailer]);
+bool CheckTrailer(const uint8_t lk[kAuthKeySize], const uint8_t* covered, size_t n,
+                  const uint8_t trailer[kUdpAuthTrailer], int64_t now_ms);
 
 // REGISTER (encoded, `total` bytes, kFlagAuth): the mac in the last 32 bytes.
 void SignRegister(const uint8_t nk[kAuthKeySize], uint8_t* msg, size_t total);

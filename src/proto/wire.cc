@@ -28,7 +28,7 @@ constexpr Bounds kBounds[] = {
     {24, 24 + kMaxName + kRegisterOkTrailer, kFlagAuth},           // REGISTER_OK
     {12, 12 + kMaxErrText, 0},                                     // REGISTER_ERR
     {kHeartbeatSize, kHeartbeatSize, 0},                           // HEARTBEAT
-    {kLookupSize, kLookupSize, 0},                                 // LOOKUP
+    {kLookupSize, kLookupSize + kUdpAuthTrailer, kFlagAuth},       // LOOKUP (+ AUTH trailer, section 12)
     {kLookupReplySize, kLookupReplySize, 0},                       // LOOKUP_REPLY
     {16 + 1 + 1, 16 + kMaxSiteName + kMaxSessionId, 0},            // HELLO (site and session non-empty)
     {16, 16 + kMaxName, 0},                                        // NODE_ADD
@@ -314,19 +314,24 @@ Parse Decode(const uint8_t* buf, size_t len, HeartbeatMsg* m, size_t* used) {
 }
 
 size_t Encode(const LookupMsg& m, uint8_t* out, size_t cap) {
-  if (cap < kLookupSize) return 0;
-  PutPrefix(out, MsgType::kLookup, 0, kLookupSize);
+  size_t total = kLookupSize + (m.auth ? kUdpAuthTrailer : 0);
+  if (cap < total) return 0;
+  PutPrefix(out, MsgType::kLookup, m.auth ? kFlagAuth : 0, total);
   Put32(out + 8, m.query_id);
   Put32(out + 12, m.node_ip);
   Put16(out + 16, m.node_port);
   Put16(out + 18, m.router_port);
-  return kLookupSize;
+  if (m.auth) memcpy(out + kLookupSize, m.trailer, kUdpAuthTrailer);
+  return total;
 }
 
 Parse Decode(const uint8_t* buf, size_t len, LookupMsg* m, size_t* used) {
   size_t total;
   Parse p = Front(buf, len, MsgType::kLookup, &total);
   if (p != Parse::kOk) return p;
+  m->auth = (buf[5] & kFlagAuth) != 0;
+  if (total != kLookupSize + (m->auth ? kUdpAuthTrailer : 0)) return Parse::kBad;
+  if (m->auth) memcpy(m->trailer, buf + kLookupSize, kUdpAuthTrailer);
   m->query_id = Get32(buf + 8);
   m->node_ip = Get32(buf + 12);
   m->node_port = Get16(buf + 16);

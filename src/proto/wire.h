@@ -156,6 +156,8 @@ struct LookupMsg {
   uint32_t node_ip = 0;
   uint16_t node_port = 0;
   uint16_t router_port = 0;
+  bool auth = false;         // kFlagAuth: the 24-byte trailer of protocol.md section 12 follows (auth.h signs it)
+  uint8_t trailer[24] = {};  // as decoded; zeros for a message to be signed
 };
 size_t Encode(const LookupMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, LookupMsg* m, size_t* used);

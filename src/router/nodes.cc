@@ -320,6 +320,13 @@ void Router::OnUdp() {
                 FormatIp4(q.node_ip).c_str());
       continue;
     }
+    if (sealed()) {  // protocol.md section 12: only a holder of the node's lease key may ask
+      const Lease* l = leases_.ByReal(from.ip);
+      if (!l || !q.auth || !proto::CheckTrailer(l->key, buf, proto::kLookupSize, q.trailer, proto::RealtimeMs())) {
+        LOG_DEBUG("udp %s: LOOKUP without a valid AUTH trailer ignored", FormatEndpoint(from).c_str());
+        continue;
+      }
+    }
     proto::LookupReplyMsg rep;
     rep.query_id = q.query_id;
     auto it = lookups_.find(LookupKey(q.node_ip, q.node_port, q.router_port));

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 
+#include "proto/auth.h"
 #include "proto/client.h"
 #include "shim/libc.h"
 #include "shim/sockaddr.h"
@@ -166,13 +167,15 @@ bool Lookup(const Config& cfg, const Ep& local, uint16_t router_port, int64_t de
   q.node_ip = local.ip;
   q.node_port = local.port;
   q.router_port = router_port;
-  uint8_t out[proto::kLookupSize];
-  proto::Encode(q, out, sizeof out);
+  q.auth = cfg.has_key;
+  uint8_t out[proto::kLookupSize + proto::kUdpAuthTrailer];
+  size_t out_len = proto::Encode(q, out, sizeof out);
+  if (q.auth) proto::SignTrailer(cfg.key, out, proto::kLookupSize, out + proto::kLookupSize);  // section 12
 
   bool done = false;
   int interval = 20;
   while (!done && NowMs() < deadline) {
-    (void)sendto(s, out, sizeof out, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&rs), rlen);
+    (void)sendto(s, out, out_len, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&rs), rlen);
     int64_t resend = NowMs() + interval;
     if (resend > deadline) resend = deadline;
     interval = interval * 2 > 200 ? 200 : interval * 2;

@@ -201,7 +201,7 @@ Next Calls::Again(const SharedFd& sock, uint64_t ino, const Entry& e) {
 Next Calls::AwaitResult(const SharedFd& sock, const Entry& e, int kernel_err, std::function<Next(int)> then) {
   if (e.status_owed && kernel_err == 0) return WaitStatus(sock, NowMs() + opt_.timeout_ms, std::move(then));
   int wait = kernel_err != 0 && opt_.timeout_ms > kBrokenLookupMs ? kBrokenLookupMs : opt_.timeout_ms;
-  return Lookup(opt_.router, e.real_local, e.real_peer.port, NowMs() + wait, true,
+  return Lookup(opt_.Key(), opt_.router, e.real_local, e.real_peer.port, NowMs() + wait, true,
                 [then, kernel_err](bool ok, const proto::LookupReplyMsg& m) -> Next {
                   if (!ok) return then(kernel_err != 0 ? kernel_err : ETIMEDOUT);
                   if (m.state == proto::RelayState::kFailed) {
@@ -305,7 +305,7 @@ Next Calls::AcceptExit(pid_t tid, pid_t tgid, const ExitWatch& w, int fd) {
   return WaitHeader(opt_.Key(), sock, start + kAcceptQuietMs,
                     [this, sock, finish, start, local, peer](HeaderRead hr, const proto::ConnHeader& h) -> Next {
                       if (hr != HeaderRead::kSilent) return finish(hr, h);
-                      return Lookup(opt_.router, local, peer.port, NowMs() + kAcceptLookupMs, false,
+                      return Lookup(opt_.Key(), opt_.router, local, peer.port, NowMs() + kAcceptLookupMs, false,
                                     [this, sock, finish, start](bool ok, const proto::LookupReplyMsg& m) -> Next {
                                       if (ok && m.state == proto::RelayState::kUnknown)
                                         return finish(HeaderRead::kNotHeader, proto::ConnHeader{});
@@ -326,7 +326,7 @@ Next Calls::VirtualOf(const SharedFd& sock, const Endpoint& local, const Endpoin
   }
   if (peer.ip != opt_.router.ip) return then(false, Entry{});
   int wait = opt_.timeout_ms < kNameLookupMs ? opt_.timeout_ms : kNameLookupMs;
-  return Lookup(opt_.router, local, peer.port, NowMs() + wait, false,
+  return Lookup(opt_.Key(), opt_.router, local, peer.port, NowMs() + wait, false,
                 [this, ino, local, peer, then](bool ok, const proto::LookupReplyMsg& m) -> Next {
                   if (!ok) return then(false, Entry{});
                   Entry n;

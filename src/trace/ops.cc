@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "proto/auth.h"
 #include "proto/client.h"
 #include "trace/state.h"
 
@@ -126,7 +127,7 @@ class HeaderOp : public Op {
 
 class LookupOp : public Op {
  public:
-  LookupOp(const Endpoint& router, const Endpoint& local, uint16_t router_port, int64_t deadline,
+  LookupOp(const uint8_t* key, const Endpoint& router, const Endpoint& local, uint16_t router_port, int64_t deadline,
            bool until_resolved, std::function<Next(bool, const proto::LookupReplyMsg&)> then)
       : router_(router), deadline_(deadline), until_resolved_(until_resolved), then_(std::move(then)) {
     static std::atomic<uint32_t> counter{0};
@@ -142,7 +143,9 @@ class LookupOp : public Op {
     q.node_port = local.port;
     q.router_port = router_port;
     query_id_ = q.query_id;
-    proto::Encode(q, out_, sizeof out_);
+    q.auth = key != nullptr;
+    out_len_ = proto::Encode(q, out_, sizeof out_);
+    if (key) proto::SignTrailer(key, out_, proto::kLookupSize, out_ + proto::kLookupSize);  // protocol.md s. 12
     Send();
   }
   bool Advance(bool ready, Next* next) override {
@@ -174,7 +177,7 @@ class LookupOp : public Op {
     if (sock_.valid()) {
       sockaddr_storage rs;
       socklen_t rlen = FromEp(router_, false, &rs);
-      (void)sendto(sock_.get(), out_, sizeof out_, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&rs), rlen);
+      (void)sendto(sock_.get(), out_, out_len_, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&rs), rlen);
     }
     int64_t now = NowMs();
     resend_ = now + interval_;
@@ -187,7 +190,8 @@ class LookupOp : public Op {
   std::function<Next(bool, const proto::LookupReplyMsg&)> then_;
   sysio::Fd sock_;
   uint32_t query_id_ = 0;
-  uint8_t out_[proto::kLookupSize];
+  uint8_t out_[proto::kLookupSize + proto::kUdpAuthTrailer];
+  size_t out_len_ = 0;
   int64_t resend_ = 0;
   int interval_ = 20;
 };
@@ -207,9 +211,9 @@ std::unique_ptr<Op> WaitHeader(const uint8_t* key, SharedFd fd, int64_t deadline
   return std::make_unique<HeaderOp>(key, std::move(fd), deadline, std::move(then));
 }
 
-std::unique_ptr<Op> Lookup(const Endpoint& router, const Endpoint& local, uint16_t router_port, int64_t deadline,
+std::unique_ptr<Op> Lookup(const uint8_t* key, const Endpoint& router, const Endpoint& local, uint16_t router_port, int64_t deadline,
                            bool until_resolved, std::function<Next(bool, const proto::LookupReplyMsg&)> then) {
-  return std::make_unique<LookupOp>(router, local, router_port, deadline, until_resolved, std::move(then));
+  return std::make_unique<LookupOp>(key, router, local, router_port, deadline, until_resolved, std::move(then));
 }
 
 int StartLan(int fd, const Endpoint& router, bool v6) {

@@ -74,7 +74,7 @@ std::unique_ptr<Op> WaitHeader(const uint8_t* key, SharedFd fd, int64_t deadline
 // LOOKUP {local, router_port} to `router` over UDP from a fresh socket bound to local.ip, re-sent after 20 ms
 // doubling to 200 ms. until_resolved: unknown/pending replies keep it waiting. then(true, reply) or
 // then(false, {}) at the deadline.
-std::unique_ptr<Op> Lookup(const Endpoint& router, const Endpoint& local, uint16_t router_port, int64_t deadline,
+std::unique_ptr<Op> Lookup(const uint8_t* key, const Endpoint& router, const Endpoint& local, uint16_t router_port, int64_t deadline,
                            bool until_resolved, std::function<Next(bool ok, const proto::LookupReplyMsg& m)> then);
 
 // Starts connecting fd (the tracee's socket; a stream socket) to the router: the description's O_NONBLOCK is set

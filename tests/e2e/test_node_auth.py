@@ -14,6 +14,7 @@ Listeners on s2-n1 are netprogs `aserver` under `uvpn run` (one "PEER ip port" l
 peer as the application sees it). Every test ends with both routers alive and a real cross-site connection under
 `uvpn run` carrying 64 KiB echoed and compared. Every wait is bounded; the whole file runs in well under a minute.
 """
+import ast
 import os
 import subprocess
 import sys
@@ -545,7 +546,51 @@ def test_exec_child_after_port_reuse():
                                          f"(router answered {lookups[-1] if lookups else '?'})")
 
 
+LOOKUP_PROBE = r"""
+import socket, struct, sys, time, hmac, hashlib
+router, node_ip, lk_hex = sys.argv[1], sys.argv[2], sys.argv[3]
+def ip(a): return struct.unpack("!I", socket.inet_aton(a))[0]
+def lookup(qid, key):
+    body = struct.pack("!IIHH", qid, ip(node_ip), 40000, 7701)
+    if key is None:
+        return b"UVP1" + struct.pack("!BBH", 7, 0, 20) + body
+    msg = b"UVP1" + struct.pack("!BBH", 7, 4, 44) + body
+    ts = struct.pack("!Q", int(time.time() * 1000))
+    return msg + ts + hmac.new(key, msg + ts, hashlib.sha256).digest()[:16]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((node_ip, 0))
+s.settimeout(1.0)
+out = {}
+for name, key in (("unsigned", None), ("wrong", b"\x01" * 32), ("signed", bytes.fromhex(lk_hex))):
+    s.sendto(lookup(len(out) + 1, key), (router, 7701))
+    try:
+        out[name] = len(s.recv(100))
+    except socket.timeout:
+        out[name] = 0
+print(out)
+"""
+
+
+def test_lookup_auth():
+    """LOOKUP (protocol.md section 12): a router answers only a LOOKUP signed with the asking node's lease key, so
+    another user of the node cannot learn the state of the node's connections; the signed one (positive control)
+    is answered."""
+    with h.Overlay(tag="nauth8") as ov:
+        _, nk = keys(ov)
+        holder = ov.run("s1-n2", ["sleep", "60"], label="lease-holder")  # `uvpn run` holds s1-n2's lease
+        h.wait_until(lambda: any(n.get("vip") == ov.vip_of("s1-n2") for n in ov.status_json("s1")["nodes"]), 10,
+                     "s1-n2's lease")
+        lk = na.lease_key(nk, ov.vip_of("s1-n2"), ov.real_ip("s1-n2"))
+        r = ov.call("s1-n2", [h.PYTHON, "-c", LOOKUP_PROBE, "10.91.1.1", ov.real_ip("s1-n2"), lk.hex()],
+                    overlay=False, timeout=20)
+        got = ast.literal_eval(r.stdout.decode().strip().splitlines()[-1])  # {'unsigned': n, ...} from the probe
+        print(f"  LOOKUP answers (bytes): {got}")
+        assert got["unsigned"] == 0 and got["wrong"] == 0, f"an unauthenticated LOOKUP was answered: {got}"
+        assert got["signed"] == 32, f"a signed LOOKUP was not answered: {got}"
+        ov.stop(holder)
+
+
 if __name__ == "__main__":
     h.main([test_register_without_mac, test_register_wrong_mac, test_register_replay_and_stale,
             test_claim_other_address, test_hop0_header_auth, test_unregistered_destination_and_other_user,
-            test_hop2_forgery, test_exec_child_after_port_reuse])
+            test_hop2_forgery, test_exec_child_after_port_reuse, test_lookup_auth])

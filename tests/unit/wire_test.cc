@@ -315,7 +315,7 @@ TEST(Wire, FixedSizesAndBounds) {
       {MsgType::kConnHeader, 32, 64}, {MsgType::kStatus, 16, 16},
       {MsgType::kRegister, 16, 16 + kMaxName + kRegisterTrailer},
       {MsgType::kRegisterOk, 24, 24 + kMaxName + kRegisterOkTrailer}, {MsgType::kRegisterErr, 12, 12 + kMaxErrText},
-      {MsgType::kHeartbeat, 16, 16}, {MsgType::kLookup, 20, 20},   {MsgType::kLookupReply, 32, 32},
+      {MsgType::kHeartbeat, 16, 16}, {MsgType::kLookup, 20, 44},   {MsgType::kLookupReply, 32, 32},
       {MsgType::kHello, 18, 16 + kMaxSiteName + kMaxSessionId},     {MsgType::kNodeAdd, 16, 16 + kMaxName},
       {MsgType::kNodeDel, 12, 12},
   };
