@@ -24,14 +24,13 @@ void LinkPsk(const uint8_t secret[32], std::string_view site1, std::string_view 
 
 void LegKeys(const uint8_t exporter[kExporterLen], uint8_t r, uint64_t n, uint8_t kd[kKeySize],
              uint8_t ka[kKeySize]) {
-  std::string msg = "uvpn leg";
-  msg.push_back('\0');
-  msg.push_back(static_cast<char>(r));
-  for (int i = 7; i >= 0; --i) msg.push_back(static_cast<char>(n >> (8 * i)));
-  msg.push_back('d');
-  Derive(exporter, kExporterLen, msg, kd);
-  msg.back() = 'a';
-  Derive(exporter, kExporterLen, msg, ka);
+  // Once per leg 1 on both routers: a fixed buffer, no allocation. "uvpn leg" 0 R BE64(n) 'd'|'a'.
+  uint8_t msg[8 + 1 + 1 + 8 + 1] = {'u', 'v', 'p', 'n', ' ', 'l', 'e', 'g', 0, r};
+  for (int i = 0; i < 8; ++i) msg[10 + i] = static_cast<uint8_t>(n >> (56 - 8 * i));
+  msg[18] = 'd';
+  crypto_generichash(kd, kKeySize, msg, sizeof msg, exporter, kExporterLen);
+  msg[18] = 'a';
+  crypto_generichash(ka, kKeySize, msg, sizeof msg, exporter, kExporterLen);
 }
 
 void UdpKey(const uint8_t exporter[kExporterLen], uint8_t r, uint8_t key[kKeySize]) {

@@ -170,15 +170,9 @@ void Router::ConfirmLink(uint32_t slot) {
     return Drop(slot, "the link's first record failed authentication");
   uint32_t li = r.plink->li;
   if (LinkCut(li)) return Drop(slot, "link refused: cut by uvpn chaos");
-  Unaccount(r);
   std::unique_ptr<PendingLink> pl = std::move(r.plink);
-  int fd = r.fd[0];
   Endpoint peer = r.peer;
-  if (r.lookup_key[0]) lookups_.erase(r.lookup_key[0]);
-  r.lookup_key[0] = 0;
-  r.fd[0] = -1;
-  r.in_epoll[0] = false;
-  relays_.Free(slot);
+  int fd = HandOver(slot);
 
   if (links_[li].fd >= 0) LinkDown(li, "replaced by a new connection");
   Link& l = links_[li];
@@ -284,14 +278,8 @@ void Router::AdoptLink(uint32_t slot, const proto::HelloMsg& m, const uint8_t* e
   int li = -1;
   std::string err = HelloError(m, &li);
   if (!err.empty()) return Drop(slot, err.c_str());
-  Relay& r = relays_[slot];
-  int fd = r.fd[0];
-  Endpoint peer = r.peer;
-  if (r.lookup_key[0]) lookups_.erase(r.lookup_key[0]);
-  r.lookup_key[0] = 0;
-  r.fd[0] = -1;
-  r.in_epoll[0] = false;
-  relays_.Free(slot);
+  Endpoint peer = relays_[slot].peer;
+  int fd = HandOver(slot);
 
   if (links_[li].fd >= 0) LinkDown(static_cast<uint32_t>(li), "replaced by a new connection");
   Link& l = links_[li];

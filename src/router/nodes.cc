@@ -128,15 +128,8 @@ void Router::AdoptRegistration(uint32_t slot, const proto::RegisterMsg& m, const
   uint8_t ahead[proto::kHeartbeatSize];
   size_t ahead_n = std::min(extra_n, sizeof ahead);
   memcpy(ahead, extra, ahead_n);
-  Relay& r = relays_[slot];
-  Endpoint peer = r.peer;
-  int fd = r.fd[0];
-  // The slot gives the fd away: no LOOKUP entry, no close.
-  if (r.lookup_key[0]) lookups_.erase(r.lookup_key[0]);
-  r.lookup_key[0] = 0;
-  r.fd[0] = -1;
-  r.in_epoll[0] = false;
-  relays_.Free(slot);
+  Endpoint peer = relays_[slot].peer;
+  int fd = HandOver(slot);
 
   bool created = false;
   auto lease = leases_.Acquire(peer.ip, m.want_vip, std::string(m.name, m.name_len), &created);

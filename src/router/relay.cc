@@ -169,6 +169,21 @@ void Router::OnAccept(Kind listener, int lfd) {
   }
 }
 
+int Router::HandOver(uint32_t slot) {
+  Relay& r = relays_[slot];
+  int fd = r.fd[0];
+  if (r.lookup_key[0]) lookups_.erase(r.lookup_key[0]);
+  r.lookup_key[0] = 0;
+  r.fd[0] = -1;
+  r.in_epoll[0] = false;
+  Unaccount(r);
+  if (r.seal.on) ReleaseSeal(r.seal);
+  r.seal.on = false;
+  r.plink.reset();
+  relays_.Free(slot);
+  return fd;
+}
+
 void Router::Drop(uint32_t slot, const char* why) {
   Relay& r = relays_[slot];
   LOG_WARN("%s: %s; connection closed", FormatEndpoint(r.peer).c_str(), why);

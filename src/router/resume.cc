@@ -505,11 +505,7 @@ void Router::AdoptResume(uint32_t tmp, const proto::ResumeMsg& m) {
   t.seal.rx.Clear();
   t.seal.on = false;
   if (txc) txc = &r.seal.tx;
-  if (t.lookup_key[0]) lookups_.erase(t.lookup_key[0]);
-  t.lookup_key[0] = 0;
-  t.fd[0] = -1;
-  t.in_epoll[0] = false;
-  relays_.Free(tmp);
+  HandOver(tmp);  // (the fd, kept in `fd`, moves to the relay below)
   if (r.fd[leg] >= 0) {
     DelFromEpoll(slot, leg);
     CloseRst(r.fd[leg]);  // an old leg 1 we had not noticed was dead: its unread bytes are replayed

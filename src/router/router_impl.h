@@ -256,6 +256,9 @@ class Router {
   void Establish(uint32_t slot);
   void Fail(uint32_t slot, proto::WireCode code, const char* why);
   void Drop(uint32_t slot, const char* why);  // bad input: one log line, close side 0
+  // The accepted connection of slot `slot` becomes a registration, a link or another relay's leg 1: frees the slot
+  // without closing the fd (its epoll registration stays, for the caller to re-tag) and returns the fd.
+  int HandOver(uint32_t slot);
   void Pump(uint32_t slot, int d);
   bool PumpCopy(uint32_t slot, int d);            // one splice in and one out for direction d
   void Flush(uint32_t slot, int d);           // splice out only (sink became writable)

@@ -128,9 +128,10 @@ void Router::OnUdpData(bool wan_socket, const Endpoint& from, uint8_t* p, size_t
   }
   proto::UdpHeader h;
   size_t used;
-  size_t trailer = 0;
-  if (proto::Decode(p, n, &h, &used) == proto::Parse::kOk && h.auth) trailer = proto::kUdpAuthTrailer;
-  if (proto::Decode(p, n, &h, &used) != proto::Parse::kOk || h.payload_len + proto::kUdpHeaderSize + trailer != n)
+  if (proto::Decode(p, n, &h, &used) != proto::Parse::kOk)
+    return UdpDrop(&st.drop_malformed, "malformed or truncated", from);
+  size_t trailer = h.auth ? proto::kUdpAuthTrailer : 0;
+  if (h.payload_len + proto::kUdpHeaderSize + trailer != n)
     return UdpDrop(&st.drop_malformed, "malformed or truncated", from);
   if (h.auth && h.hop != proto::Hop::kNodeToHome) return UdpDrop(&st.drop_malformed, "AUTH trailer beyond hop 0", from);
   if (h.hop == proto::Hop::kHomeToPeer && (wan_socket || same) && sealed() && sealed_li < 0)

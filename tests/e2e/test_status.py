@@ -22,6 +22,8 @@ def test_status_json():
             assert st["session"] == ov.session, st
             links = st["links"]
             assert any(ln["site"] == other and ln["up"] is True for ln in links), f"{site} links: {links}"
+            # The session has a secret, so the link ran the Noise handshake (docs/security.md).
+            assert all(ln["security"].startswith("noise+") for ln in links), f"{site} links: {links}"
             vips = {n["vip"]: n for n in st["nodes"]}
             assert a in vips and b in vips, f"{site} nodes: {st['nodes']}"
             local = a if site == "s1" else b
@@ -34,6 +36,7 @@ def test_status_json():
             print(f"  {site}: {len(links)} link(s), {len(vips)} node(s), relay {mine[0]}")
         text = ov.status_text("s1")
         assert a in text and b in text, f"text status: {text}"
+        assert "noise+" in text, f"text status names no link security: {text}"
 
 
 if __name__ == "__main__":
