@@ -161,6 +161,9 @@ class Bench:
         if work == "fasta":
             return [self.tools["work"], "fasta", "--input", self.input_path, "--chunk", "100",
                     "--max-seconds", "90"]
+        if work == "opens":
+            return [self.tools["work"], "opens", "--input", self.input_path, "--count", str(a.open_count),
+                    "--max-seconds", "90"]
         return ["dd", "if=/dev/zero", "of=/dev/null", "bs=100", f"count={a.dd_count}"]
 
     def execution(self, mode, work):
@@ -257,7 +260,8 @@ def parse_args(argv):
     ap.add_argument("--sizes", help="comma-separated iperf3 -l sizes (default 100..1000 step 100, 131072)")
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ",".join(MODES))
     ap.add_argument("--only", default="throughput,exec", help="comma-separated subset of throughput,exec")
-    ap.add_argument("--works", default="fasta,compute,dd", help="comma-separated subset of fasta,compute,dd")
+    ap.add_argument("--works", default="fasta,compute,dd,opens",
+                    help="comma-separated subset of fasta,compute,dd,opens")
     ap.add_argument("--settle", type=float, default=0.2, help="pause in seconds before each iperf3 run")
     ap.add_argument("--max-minutes", type=float, default=30, help="stop starting new repeats after this")
     ap.add_argument("--router-log-level", default="warn", choices=["debug", "info", "warn", "error"])
@@ -274,11 +278,12 @@ def parse_args(argv):
     if not a.only or not a.only <= {"throughput", "exec"}:
         ap.error("--only takes a comma-separated subset of throughput,exec")
     a.works = [w for w in a.works.split(",") if w]
-    if not a.works or not set(a.works) <= {"fasta", "compute", "dd"}:
-        ap.error("--works takes a comma-separated subset of fasta,compute,dd")
+    if not a.works or not set(a.works) <= {"fasta", "compute", "dd", "opens"}:
+        ap.error("--works takes a comma-separated subset of fasta,compute,dd,opens")
     # Sized so a native run takes a few tenths of a second and a ptrace-all run stays well under a minute.
     a.fasta_bytes = 1 << 20 if a.quick else 5 << 20
     a.compute_iters = 5_000_000 if a.quick else 80_000_000
+    a.open_count = 2_000 if a.quick else 20_000
     a.dd_count = 10_000 if a.quick else 100_000
     a.build_dir = os.path.abspath(a.build_dir)
     a.out_dir = os.path.abspath(a.out_dir)

@@ -128,7 +128,8 @@ def print_tables(tput, execs, modes, out, check):
                   f"  {str(r.median_stops('ptrace-all') or '-'):>11} {str(r.median_stops('ptrace') or '-'):>9}  "
                   f"{r.notes(others, check)}", file=out)
         print("(fasta: 100-byte read + reverse complement + 100-byte write to /dev/null; compute: integer hash and "
-              "logistic map, no syscalls; dd: if=/dev/zero of=/dev/null bs=100)\n", file=out)
+              "logistic map, no syscalls; dd: if=/dev/zero of=/dev/null bs=100; opens: open O_RDONLY + 1-byte read + "
+              "close, the one workload where ptrace+seccomp stops: names, docs/trace.md)\n", file=out)
 
 
 CSV_FIELDS = ["kind", "key", "mode", "unit", "median", "ratio_to_native", "target", "meets", "reference",

@@ -3,6 +3,7 @@
 //   uvpn-bench-tracework gen     --output FILE --bytes N
 //   uvpn-bench-tracework fasta   --input FILE [--output PATH] [--chunk B] [--work K] [--max-seconds S]
 //   uvpn-bench-tracework compute [--iterations N] [--max-seconds S]
+//   uvpn-bench-tracework opens   --input FILE [--count N] [--max-seconds S]
 //
 // Theory of operation: the trace benchmark (trace_bench.py) runs these natively and under each interposition mode
 // (`uvpn run --mode preload|ptrace|ptrace-all`) and compares the run times. They make no network calls, so any
@@ -15,6 +16,9 @@
 //     calls per B bytes.
 //   - compute is the compute-bound program: N rounds of an integer hash and a floating-point recurrence, no system
 //     calls in the loop.
+//   - opens is the price of serving names under ptrace (docs/trace.md "Names"): N times open(FILE, O_RDONLY),
+//     read 1 byte, close. Every read-only open stops the seccomp-filtered monitor once (it is told apart from
+//     /etc/hosts by its path), so this is the workload where that mode pays most.
 // Each prints one JSON object on stdout with its own measured time of the work loop ("seconds", CLOCK_MONOTONIC),
 // which leaves out process start-up and the supervisor of `uvpn run`:
 //   {"tool": "tracework", "ok": true, "work": "fasta", "seconds": 0.41, "syscalls": 204802, "complete": true, ...}
@@ -199,15 +203,47 @@ int Compute(int argc, char** argv) {
   return 0;
 }
 
+int Opens(int argc, char** argv) {
+  auto flags = Flags::Parse(argc, argv, 2, {"input", "count", "max-seconds"});
+  if (!flags) return Fail(flags.error().message());
+  std::string path = flags->Str("input", "");
+  auto count = flags->Int("count", 20000, 1, 100000000);
+  auto secs = flags->Int("max-seconds", 120, 1, 3600);
+  if (path.empty()) return Fail("opens: --input FILE is required");
+  if (!count) return Fail(count.error().message());
+  if (!secs) return Fail(secs.error().message());
+  bool complete = true;
+  int64_t done = 0;
+  const int64_t start = NowNs();
+  const int64_t deadline = start + *secs * 1000000000LL;
+  for (; done < *count; ++done) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Fail("open " + path + ": " + std::strerror(errno));
+    char b;
+    if (read(fd, &b, 1) < 0) return Fail("read " + path + ": " + std::strerror(errno));
+    close(fd);
+    if ((done & 1023) == 0 && NowNs() > deadline) {
+      complete = false;
+      break;
+    }
+  }
+  const double seconds = static_cast<double>(NowNs() - start) / 1e9;
+  std::printf("{\"tool\": \"tracework\", \"ok\": true, \"work\": \"opens\", \"seconds\": %.6f, \"opens\": %lld, "
+              "\"complete\": %s}\n",
+              seconds, static_cast<long long>(done), complete ? "true" : "false");
+  return 0;
+}
+
 }  // namespace
 }  // namespace uvpn::bench
 
 int main(int argc, char** argv) {
   using namespace uvpn::bench;
-  if (argc < 2) return Fail("usage: uvpn-bench-tracework gen|fasta|compute [--flags]");
+  if (argc < 2) return Fail("usage: uvpn-bench-tracework gen|fasta|compute|opens [--flags]");
   std::string cmd = argv[1];
   if (cmd == "gen") return Gen(argc, argv);
   if (cmd == "fasta") return Fasta(argc, argv);
   if (cmd == "compute") return Compute(argc, argv);
-  return Fail("unknown command " + cmd + " (gen|fasta|compute)");
+  if (cmd == "opens") return Opens(argc, argv);
+  return Fail("unknown command " + cmd + " (gen|fasta|compute|opens)");
 }

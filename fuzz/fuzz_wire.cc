@@ -52,9 +52,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Peek peek{Parse::kBad, MsgType::kConnHeader, 0};
   peek.result = PeekPrefix(data, size, &peek.type, &peek.total);
   if (size < kPrefixSize) FUZZ_CHECK(peek.result != Parse::kOk);
-  // Datagrams (UDP_DATA, UDP_SEALED) may be as long as a UDP payload; every other message fits kMaxMessage.
+  // Datagrams (UDP_DATA, UDP_SEALED) may be as long as a UDP payload, the name table's pages (HOSTS_LIST,
+  // HOSTS_REPLY: UDP only) 1200 bytes; every message of a stream fits kMaxMessage.
   bool dgram = peek.type == MsgType::kUdpData || peek.type == MsgType::kUdpSealed;
-  if (peek.result == Parse::kOk) FUZZ_CHECK(peek.total >= 12 && peek.total <= (dgram ? kUdpMaxDatagram : kMaxMessage));
+  bool page = peek.type == MsgType::kHostsList || peek.type == MsgType::kHostsReply;
+  size_t bound = dgram ? kUdpMaxDatagram : page ? kHostsListSize : kMaxMessage;
+  if (peek.result == Parse::kOk) FUZZ_CHECK(peek.total >= 12 && peek.total <= bound);
 
   CheckDecoder<ConnHeader>(data, size, peek, MsgType::kConnHeader);
   CheckDecoder<StatusMsg>(data, size, peek, MsgType::kStatus);
@@ -74,6 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckDecoder<ResumeMsg>(data, size, peek, MsgType::kResume);
   CheckDecoder<ResumeOkMsg>(data, size, peek, MsgType::kResumeOk);
   CheckDecoder<RelayResetMsg>(data, size, peek, MsgType::kRelayReset);
+  CheckDecoder<HostsListMsg>(data, size, peek, MsgType::kHostsList);
+  CheckDecoder<HostsReplyMsg>(data, size, peek, MsgType::kHostsReply);
   CheckUdp(data, size, peek);
 
   // The error-code mapping is total and stable both ways.

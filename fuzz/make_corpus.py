@@ -48,6 +48,15 @@ wire["names_valid_resolve_reply"] = prefix(14, 0, struct.pack(">IB3xI", 0x010203
 wire["names_valid_resolve_reply_missing"] = prefix(14, 0, struct.pack(">IB3xI", 0x11223344, 1, 0))
 wire["names_resolve_bad_name"] = prefix(12, 0, struct.pack(">II", 1, 0) + b"bad name")
 wire["names_pair_resolve_addr_twice"] = wire["names_valid_resolve_addr"] * 2
+# The whole name table (protocol.md section 13). Named hosts_* (tests/unit/wire_hosts_test.cc checks hosts_valid_*).
+wire["hosts_valid_list"] = prefix(24, 0, struct.pack(">II", 0x0A0B0C0D, ip("100.97.1.11")) + bytes(1184))
+wire["hosts_valid_reply"] = prefix(25, 1, struct.pack(">IHH", 0x0A0B0C0D, 2, 0)
+                                   + struct.pack(">IBB", ip("100.97.1.12"), 1, 5) + b"s1-12"
+                                   + struct.pack(">IBB", ip("100.97.2.11"), 0, 13) + b"beta1.cluster")
+wire["hosts_valid_reply_empty"] = prefix(25, 0, struct.pack(">IHH", 0x0A0B0C0D, 0, 0))
+wire["hosts_bad_reply_order"] = prefix(25, 0, struct.pack(">IHH", 1, 2, 0) + struct.pack(">IBB", ip("100.97.2.11"), 0, 1)
+                                       + b"b" + struct.pack(">IBB", ip("100.97.1.11"), 0, 1) + b"a")
+wire["hosts_bad_list_padding"] = prefix(24, 0, struct.pack(">II", 1, 0) + bytes(1183) + b"\x01")
 # Datagrams (protocol.md section 9). Named udp_* (tests/unit/wire_udp_test.cc checks udp_valid_*).
 wire["udp_valid_hop0"] = prefix(15, 0, struct.pack(">IHIHB3x", 0, 0, ip("100.97.2.10"), 5201, 0) + b"hello")
 wire["udp_valid_hop2"] = prefix(15, 0, struct.pack(">IHIHB3x", ip("100.97.1.10"), 40000, ip("100.97.2.10"),

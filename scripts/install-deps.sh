@@ -13,6 +13,7 @@ PACKAGES=(
   openmpi-bin libopenmpi-dev
   spin
   libsodium-dev libssl-dev python3-cryptography tshark
+  musl-tools
 )
 
 missing=()

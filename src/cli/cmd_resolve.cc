@@ -4,6 +4,8 @@
 // Theory of operation: one RESOLVE (name) or RESOLVE_ADDR (dotted quad) datagram to the site's node endpoint,
 // re-sent after 20 ms doubling to 200 ms until --timeout-ms. Prints "VIP NAME" (the format of `getent hosts`)
 // and exits 0; exits 2 if the router answers "not found" (like getent), 70 if it does not answer.
+// `--all` prints the whole table instead (HOSTS_LIST pages, protocol.md section 13) in /etc/hosts format, the
+// file the ptrace monitor serves (trace/hosts.h).
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include "routes/routes.h"
 #include "sysio/fd.h"
 #include "sysio/net.h"
+#include "trace/hosts.h"
 
 namespace uvpn::cli {
 namespace {
@@ -56,14 +59,14 @@ bool Exchange(const Endpoint& router, const uint8_t* q, size_t n, uint32_t qid, 
 }  // namespace
 
 int ResolveMain(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, {{"routes", true}, {"site", true}, {"timeout-ms", true}});
+  auto args = ParseArgs(argc, argv, {{"routes", true}, {"site", true}, {"timeout-ms", true}, {"all", false}});
   if (!args) {
     fprintf(stderr, "uvpn resolve: %s\n", args.error().message().c_str());
     return kExitUsage;
   }
-  if (args->rest.size() != 1) {
+  if (args->rest.size() != (args->has("all") ? 0u : 1u)) {
     fprintf(stderr,
-            "uvpn resolve: give one NAME or VIP (uvpn resolve [--routes FILE --site NAME] NAME|VIP)\n");
+            "uvpn resolve: give one NAME or VIP, or --all (uvpn resolve [--routes FILE --site NAME] NAME|VIP|--all)\n");
     return kExitUsage;
   }
   std::string path = FlagOrEnv(*args, "routes", "UVPN_ROUTES");
@@ -85,6 +88,15 @@ int ResolveMain(int argc, char** argv) {
   int timeout_ms = args->has("timeout-ms") ? atoi(args->get("timeout-ms").c_str()) : 2000;
   if (timeout_ms <= 0) timeout_ms = 2000;
 
+  if (args->has("all")) {
+    auto all = trace::FetchHosts(site->node, timeout_ms);
+    if (!all) {
+      fprintf(stderr, "uvpn resolve: %s\n", all.error().message().c_str());
+      return kExitUvpnError;
+    }
+    fputs(trace::FormatHosts(*all).c_str(), stdout);
+    return 0;
+  }
   const std::string& key = args->rest[0];
   uint32_t qid = static_cast<uint32_t>(getpid()) * 2654435761u;
   uint8_t q[proto::kResolveMax];

@@ -14,7 +14,7 @@ const char kUsage[] =
     "  run    --routes FILE --site NAME [--vip IP] [--name HOST] [--mode auto|preload|ptrace|ptrace-all]\n"
     "         [--shim PATH] -- COMMAND [ARGS...]\n"
     "  status (--control SOCK | --routes FILE --site NAME) [--json]\n"
-    "  resolve [--routes FILE --site NAME] [--timeout-ms N] NAME|VIP\n"
+    "  resolve [--routes FILE --site NAME] [--timeout-ms N] NAME|VIP|--all\n"
     "  chaos  (--control SOCK | --routes FILE --site NAME) cut SITE [--for SECONDS] | restore SITE | reset SITE\n"
     "Environment: UVPN_ROUTES and UVPN_SITE stand in for --routes and --site.\n"
     "Docs: docs/architecture.md, docs/protocol.md, docs/route-table.md, docs/outage.md\n";

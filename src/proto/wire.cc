@@ -45,8 +45,10 @@ constexpr Bounds kBounds[] = {
     {kLinkRespSize, kLinkRespSize, 0},                             // LINK_RESP
     {kLegOpenSize, kLegOpenSize, 0},                               // LEG_OPEN
     {kUdpSealedOverhead + kUdpHeaderSize, kUdpMaxDatagram, 0},     // UDP_SEALED
+    {kHostsListSize, kHostsListSize, 0},                           // HOSTS_LIST
+    {16, kHostsReplyMax, kFlagMore},                               // HOSTS_REPLY
 };
-static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 24);
+static_assert(sizeof(kBounds) / sizeof(kBounds[0]) == 26);
 static_assert(kUdpMaxDatagram <= 0xffff && kUdpMaxPayload == 65483);
 static_assert(kResolveMax == 16 + kMaxName && kResolveReplyMax == 20 + kMaxName);
 static_assert(kResolveReplyMax <= kMaxMessage);
@@ -526,6 +528,81 @@ Parse Decode(const uint8_t* buf, size_t len, ResolveReplyMsg* m, size_t* used) {
   m->vip = vip;
   m->name_len = static_cast<uint8_t>(n);
   memcpy(m->name, buf + 20, n);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const HostsListMsg& m, uint8_t* out, size_t cap) {
+  if (cap < kHostsListSize) return 0;
+  PutPrefix(out, MsgType::kHostsList, 0, kHostsListSize);
+  Put32(out + 8, m.query_id);
+  Put32(out + 12, m.after_vip);
+  memset(out + 16, 0, kHostsListSize - 16);
+  return kHostsListSize;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, HostsListMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kHostsList, &total);
+  if (p != Parse::kOk) return p;
+  for (size_t i = 16; i < total; ++i)
+    if (buf[i] != 0) return Parse::kBad;
+  m->query_id = Get32(buf + 8);
+  m->after_vip = Get32(buf + 12);
+  *used = total;
+  return Parse::kOk;
+}
+
+size_t Encode(const HostsReplyMsg& m, uint8_t* out, size_t cap) {
+  if (m.count > kHostsMaxEntries || (m.more && m.count == 0)) return 0;
+  size_t total = 16;
+  for (uint16_t i = 0; i < m.count; ++i) {
+    const HostEntry& e = m.entries[i];
+    if (!ValidHostName(e.name, e.name_len) || (i > 0 && e.vip <= m.entries[i - 1].vip)) return 0;
+    total += HostEntrySize(e);
+  }
+  if (total > kHostsReplyMax || total > cap) return 0;
+  PutPrefix(out, MsgType::kHostsReply, m.more ? kFlagMore : 0, total);
+  Put32(out + 8, m.query_id);
+  Put16(out + 12, m.count);
+  Put16(out + 14, 0);
+  uint8_t* q = out + 16;
+  for (uint16_t i = 0; i < m.count; ++i) {
+    const HostEntry& e = m.entries[i];
+    Put32(q, e.vip);
+    q[4] = e.home ? 1 : 0;
+    q[5] = e.name_len;
+    memcpy(q + 6, e.name, e.name_len);
+    q += HostEntrySize(e);
+  }
+  return total;
+}
+
+Parse Decode(const uint8_t* buf, size_t len, HostsReplyMsg* m, size_t* used) {
+  size_t total;
+  Parse p = Front(buf, len, MsgType::kHostsReply, &total);
+  if (p != Parse::kOk) return p;
+  uint16_t count = Get16(buf + 12);
+  bool more = (buf[5] & kFlagMore) != 0;
+  if (Get16(buf + 14) != 0 || count > kHostsMaxEntries || (more && count == 0)) return Parse::kBad;
+  size_t off = 16;
+  for (uint16_t i = 0; i < count; ++i) {
+    if (total - off < 6) return Parse::kBad;
+    HostEntry& e = m->entries[i];
+    e.vip = Get32(buf + off);
+    uint8_t flags = buf[off + 4], n = buf[off + 5];
+    if ((flags & ~1u) != 0 || total - off - 6 < n || !ValidHostName(reinterpret_cast<const char*>(buf + off + 6), n))
+      return Parse::kBad;
+    if (i > 0 && e.vip <= m->entries[i - 1].vip) return Parse::kBad;
+    e.home = flags & 1;
+    e.name_len = n;
+    memcpy(e.name, buf + off + 6, n);
+    off += 6 + n;
+  }
+  if (off != total) return Parse::kBad;
+  m->query_id = Get32(buf + 8);
+  m->more = more;
+  m->count = count;
   *used = total;
   return Parse::kOk;
 }

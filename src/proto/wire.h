@@ -39,6 +39,8 @@ enum class MsgType : uint8_t {
   kLinkResp = 21,
   kLegOpen = 22,
   kUdpSealed = 23,
+  kHostsList = 24,
+  kHostsReply = 25,
 };
 
 enum class Parse : uint8_t { kOk = 0, kNeedMore = 1, kBad = 2 };
@@ -58,6 +60,11 @@ inline constexpr size_t kMaxMessage = 16 + kMaxSiteName + kMaxSessionId + kHands
 inline constexpr size_t kResolveAddrSize = 16;
 inline constexpr size_t kResolveMax = 16 + kMaxName;       // RESOLVE with the longest name
 inline constexpr size_t kResolveReplyMax = 20 + kMaxName;  // RESOLVE_REPLY with the longest name
+inline constexpr size_t kHostsListSize = 1200;              // HOSTS_LIST (padded: no amplification)
+inline constexpr size_t kHostsReplyMax = 1200;              // HOSTS_REPLY, header and entries
+inline constexpr size_t kHostsEntryMin = 6 + 1;
+inline constexpr size_t kHostsMaxEntries = (kHostsReplyMax - 16) / kHostsEntryMin;
+inline constexpr uint8_t kFlagMore = 0x01;                  // HOSTS_REPLY: more entries follow
 
 // Wire error codes (protocol.md section 3).
 enum class WireCode : uint16_t {
@@ -227,6 +234,35 @@ struct ResolveReplyMsg {
 // Encodes the canonical form: a not-found reply is written with vip 0 and no name whatever the fields hold.
 size_t Encode(const ResolveReplyMsg& m, uint8_t* out, size_t cap);
 Parse Decode(const uint8_t* buf, size_t len, ResolveReplyMsg* m, size_t* used);
+
+// The whole name table (protocol.md section 13), UDP to the home router's node endpoint: HOSTS_LIST asks for the
+// nodes whose VIP is above after_vip, HOSTS_REPLY answers one page of them in increasing VIP order.
+struct HostsListMsg {
+  uint32_t query_id = 0;
+  uint32_t after_vip = 0;
+};
+size_t Encode(const HostsListMsg& m, uint8_t* out, size_t cap);  // writes all kHostsListSize bytes
+Parse Decode(const uint8_t* buf, size_t len, HostsListMsg* m, size_t* used);  // padding must be zero
+
+struct HostEntry {
+  uint32_t vip = 0;
+  bool home = false;     // a lease of the answering router
+  uint8_t name_len = 0;  // 1..kMaxName
+  char name[kMaxName] = {};
+};
+// Size of one entry on the wire.
+inline size_t HostEntrySize(const HostEntry& e) { return 6 + e.name_len; }
+struct HostsReplyMsg {
+  uint32_t query_id = 0;
+  bool more = false;
+  uint16_t count = 0;  // <= kHostsMaxEntries
+  HostEntry entries[kHostsMaxEntries];
+};
+// 0 if the entries do not fit kHostsReplyMax or cap, or are not canonical (VIPs not increasing, a bad name).
+size_t Encode(const HostsReplyMsg& m, uint8_t* out, size_t cap);
+// Bad unless: count entries fill the length exactly, VIPs strictly increase, names valid, reserved bits 0, and
+// `more` comes with at least one entry. (The caller checks the VIPs against its after_vip.)
+Parse Decode(const uint8_t* buf, size_t len, HostsReplyMsg* m, size_t* used);
 
 // Datagrams (protocol.md section 9): a 24-byte UDP_DATA header followed by the payload, the whole being one UDP
 // datagram whose size equals the prefix length. Encode writes the header only (the payload travels in its own

@@ -88,6 +88,45 @@ size_t AnswerResolve(const Router& r, proto::MsgType t, const uint8_t* buf, size
   }
   return proto::Encode(rep, out, cap);
 }
+
+// Answers a HOSTS_LIST (protocol.md section 13): the nodes above after_vip, own leases and remote nodes merged by
+// VIP, as many as fit one reply. `out` gets the reply (0: malformed request).
+size_t AnswerHosts(const Router& r, const uint8_t* buf, size_t n, uint8_t* out, size_t cap) {
+  proto::HostsListMsg q;
+  size_t used;
+  if (proto::Decode(buf, n, &q, &used) != proto::Parse::kOk || used != n) return 0;
+  static proto::HostsReplyMsg rep;  // 12 KiB: not on the stack (single-threaded router)
+  rep.query_id = q.query_id;
+  rep.count = 0;
+  rep.more = false;
+  std::vector<const Lease*> own = r.leases_.Sorted();  // rare requests: a copy of pointers is fine
+  auto li = std::lower_bound(own.begin(), own.end(), q.after_vip + 1ull,
+                             [](const Lease* l, uint64_t v) { return l->vip < v; });
+  auto ri = r.leases_.remotes().upper_bound(q.after_vip);
+  auto re = r.leases_.remotes().end();
+  size_t size = 16;
+  while (li != own.end() || ri != re) {
+    bool take_own = ri == re || (li != own.end() && (*li)->vip <= ri->first);
+    Ip4 vip = take_own ? (*li)->vip : ri->first;
+    const std::string& name = take_own ? (*li)->name : ri->second.name;
+    if (take_own && ri != re && ri->first == vip) ++ri;  // one entry per VIP (a lease wins)
+    if (take_own) ++li; else ++ri;
+    proto::HostEntry& e = rep.entries[rep.count];
+    e.vip = vip;
+    e.home = take_own;
+    e.name_len = static_cast<uint8_t>(std::min(name.size(), proto::kMaxName));
+    memcpy(e.name, name.data(), e.name_len);
+    if (!proto::ValidHostName(e.name, e.name_len)) continue;  // (names are checked at registration)
+    if (size + proto::HostEntrySize(e) > proto::kHostsReplyMax || rep.count == proto::kHostsMaxEntries) {
+      rep.more = true;
+      break;
+    }
+    size += proto::HostEntrySize(e);
+    ++rep.count;
+  }
+  LOG_DEBUG("HOSTS_LIST after %s: %u entries%s", FormatIp4(q.after_vip).c_str(), rep.count, rep.more ? ", more" : "");
+  return proto::Encode(rep, out, cap);
+}
 }  // namespace
 
 namespace {
@@ -284,19 +323,27 @@ void Router::OnUdp() {
     ssize_t n = recvfrom(udp_.get(), buf, kUdpSlot, 0, reinterpret_cast<sockaddr*>(&sa), &len);
     if (n < 0) break;
     Endpoint from = sysio::FromSockaddr(sa);
-    proto::MsgType type;
+    proto::MsgType type{};
     size_t total;
-    if (proto::PeekPrefix(buf, static_cast<size_t>(n), &type, &total) == proto::Parse::kOk &&
-        type == proto::MsgType::kUdpData) {
+    bool framed = proto::PeekPrefix(buf, static_cast<size_t>(n), &type, &total) == proto::Parse::kOk;
+    if (framed && type == proto::MsgType::kUdpData) {
       OnUdpData(false, from, buf, static_cast<size_t>(n));
       continue;
     }
-    if (proto::PeekPrefix(buf, static_cast<size_t>(n), &type, &total) == proto::Parse::kOk &&
-        (type == proto::MsgType::kResolve || type == proto::MsgType::kResolveAddr)) {
+    if (framed && (type == proto::MsgType::kResolve || type == proto::MsgType::kResolveAddr)) {
       uint8_t out[proto::kResolveReplyMax];
       size_t m = AnswerResolve(*this, type, buf, static_cast<size_t>(n), out, sizeof out);
       if (m == 0)
         LOG_DEBUG("udp %s: malformed RESOLVE ignored", FormatEndpoint(from).c_str());
+      else
+        sendto(udp_.get(), out, m, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), len);
+      continue;
+    }
+    if (framed && type == proto::MsgType::kHostsList) {
+      uint8_t out[proto::kHostsReplyMax];
+      size_t m = AnswerHosts(*this, buf, static_cast<size_t>(n), out, sizeof out);
+      if (m == 0)
+        LOG_DEBUG("udp %s: malformed HOSTS_LIST ignored", FormatEndpoint(from).c_str());
       else
         sendto(udp_.get(), out, m, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), len);
       continue;

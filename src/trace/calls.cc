@@ -2,6 +2,7 @@
 // library's blocking waits turned into Ops and its inode cache replaced by the monitor's (state.h).
 #include "trace/calls.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -50,7 +51,8 @@ Next WriteName(pid_t tid, uint64_t addr, uint64_t lenp, int32_t len0, const Endp
 
 }  // namespace
 
-Calls::Calls(const Options& opt) : opt_(opt), dgram_(proto::kUdpHeaderSize + 65536 + proto::kUdpAuthTrailer) {}
+Calls::Calls(const Options& opt)
+    : opt_(opt), dgram_(proto::kUdpHeaderSize + 65536 + proto::kUdpAuthTrailer), hosts_(opt.router, opt.net) {}
 
 Next Calls::OnEntry(pid_t tid, pid_t tgid, const CallInfo& c, ExitWatch* watch) {
   *watch = ExitWatch{};
@@ -94,6 +96,10 @@ Next Calls::OnEntry(pid_t tid, pid_t tgid, const CallInfo& c, ExitWatch* watch) 
       return UdpData(tid, tgid, c.nr, a, watch);
     case SYS_io_uring_setup:
       return Skip(-ENOSYS);
+    case SYS_open:
+    case SYS_openat:
+    case SYS_openat2:
+      return Open(tid, c.nr, a);
     default:
       if (IsDataCall(c.nr)) return UdpData(tid, tgid, c.nr, a, watch);
       return Run();
@@ -104,6 +110,28 @@ Next Calls::OnExit(pid_t tid, pid_t tgid, const ExitWatch& w, int64_t ret) {
   if (w.udp_recv) return RecvExit(tid, w, ret);
   if (!w.accept || ret < 0) return Run();
   return AcceptExit(tid, tgid, w, static_cast<int>(ret));
+}
+
+// ---- names: /etc/hosts --------------------------------------------------------------------------------------
+
+Next Calls::Open(pid_t tid, long nr, const uint64_t* a) {
+  static constexpr char kHosts[] = "/etc/hosts";  // with its NUL: sizeof is 11
+  int arg = nr == SYS_open ? 0 : 1;
+  if (nr == SYS_openat2) {  // struct open_how { u64 flags; u64 mode; u64 resolve; }, size a[3]
+    uint64_t flags;
+    if (a[2] == 0 || a[3] < sizeof flags || !ReadMem(tid, a[2], &flags, sizeof flags) ||
+        (flags & O_ACCMODE) != O_RDONLY)
+      return Run();
+  } else if ((a[arg + 1] & O_ACCMODE) != O_RDONLY) {
+    return Run();  // ptrace-all: every open stops
+  }
+  char path[sizeof kHosts];
+  if (a[arg] == 0 || !ReadMem(tid, a[arg], path, sizeof path) || memcmp(path, kHosts, sizeof kHosts) != 0)
+    return Run();
+  const std::string& served = hosts_.Path(NowMs());
+  if (served.empty()) return Run();
+  LOG_DEBUG("tid %d: open /etc/hosts -> %s", static_cast<int>(tid), served.c_str());
+  return Verdict::Redirect(arg, served.c_str(), a[arg]);
 }
 
 // ---- connect ---------------------------------------------------------------------------------------------------

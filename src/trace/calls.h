@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "trace/hosts.h"
 #include "trace/ops.h"
 #include "trace/state.h"
 #include "trace/trace.h"
@@ -58,6 +59,8 @@ class Calls {
   Next Bind(pid_t tid, pid_t tgid, const uint64_t* a);
   Next AcceptExit(pid_t tid, pid_t tgid, const ExitWatch& w, int fd);
   Next Name(pid_t tid, pid_t tgid, const uint64_t* a, bool peer_side);
+  // open/openat/openat2 of /etc/hosts for reading: redirected to hosts_ (docs/trace.md "Names").
+  Next Open(pid_t tid, long nr, const uint64_t* a);
   // UDP (udp.cc; docs/trace.md "UDP"). `sock` is the monitor's duplicate; a call that must wait takes it over.
   Next SendTo(pid_t tid, pid_t tgid, const uint64_t* a);
   Next RecvFrom(pid_t tid, pid_t tgid, const uint64_t* a, ExitWatch* watch);
@@ -95,7 +98,8 @@ class Calls {
   static constexpr size_t kMaxArmed = 64;   // injected descriptor filters per process
   std::unordered_map<pid_t, std::vector<int>> armed_;  // ptrace: descriptors whose data calls trap, by process
   std::unordered_set<int> armed_fds_;                   // ptrace-all: descriptor numbers to handle
-  std::vector<uint8_t> dgram_;  // one datagram with its header (allocated once; used synchronously only)
+  std::vector<uint8_t> dgram_;
+  HostsFile hosts_;  // one datagram with its header (allocated once; used synchronously only)
 };
 
 }  // namespace uvpn::trace

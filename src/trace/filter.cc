@@ -2,6 +2,7 @@
 // can change without hand-counting jump offsets.
 #include "trace/filter.h"
 
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -20,6 +21,7 @@ namespace {
 #define CLONE_UNTRACED 0x00800000
 #endif
 constexpr uint32_t kX32Bit = 0x40000000;
+constexpr uint32_t kKernelLargeFile = 0x8000;  // O_LARGEFILE as the kernel sees it (glibc's header says 0 here)
 
 // Offsets in struct seccomp_data (little-endian: the low word of args[i] comes first).
 constexpr uint32_t kOffNr = offsetof(seccomp_data, nr);
@@ -27,12 +29,13 @@ constexpr uint32_t kOffArch = offsetof(seccomp_data, arch);
 constexpr uint32_t ArgLow(int i) { return offsetof(seccomp_data, args) + 8 * i; }
 constexpr uint32_t ArgHigh(int i) { return ArgLow(i) + 4; }
 
-enum Label { kAllow, kTrace, kNoSys, kSockopt, kClone, kArg4, kNumLabels };
+enum Label { kAllow, kTrace, kNoSys, kSockopt, kClone, kArg4, kOpen1, kOpen2, kNumLabels };
 
 class Asm {
  public:
   void Load(uint32_t off) { code_.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off)); }
   void Ret(uint32_t v) { code_.push_back(BPF_STMT(BPF_RET | BPF_K, v)); }
+  void And(uint32_t k) { code_.push_back(BPF_STMT(BPF_ALU | BPF_AND | BPF_K, k)); }
   // if (A op k) goto t else goto f; -1 = next instruction.
   void Jump(uint16_t op, uint32_t k, int t, int f) {
     fix_.push_back({code_.size(), t, f});
@@ -68,6 +71,10 @@ constexpr long kData[] = {SYS_read,     SYS_write,   SYS_readv,   SYS_writev,   
 
 }  // namespace
 
+bool HostsOpenFlags(uint64_t flags) {
+  return (static_cast<uint32_t>(flags) & ~kKernelLargeFile) == (O_RDONLY | O_CLOEXEC);
+}
+
 bool IsDataCall(long nr) {
   for (long d : kData)
     if (nr == d) return true;
@@ -91,7 +98,7 @@ std::vector<sock_filter> BuildFdFilter(int fd) {
   return a.Finish();
 }
 
-std::vector<sock_filter> BuildFilter() {
+std::vector<sock_filter> BuildFilter(bool names) {
   Asm a;
   a.Load(kOffArch);
   a.Jump(BPF_JEQ, AUDIT_ARCH_X86_64, -1, kAllow);
@@ -102,7 +109,20 @@ std::vector<sock_filter> BuildFilter() {
   a.Jump(BPF_JEQ, SYS_clone, kClone, -1);
   a.Jump(BPF_JEQ, SYS_sendto, kArg4, -1);    // with a destination address (docs/trace.md "UDP")
   a.Jump(BPF_JEQ, SYS_recvfrom, kArg4, -1);  // with a source address buffer
+  if (names) {  // /etc/hosts (docs/trace.md "Names")
+    a.Jump(BPF_JEQ, SYS_open, kOpen1, -1);
+    a.Jump(BPF_JEQ, SYS_openat, kOpen2, -1);
+    a.Jump(BPF_JEQ, SYS_openat2, kTrace, -1);
+  }
   a.Jump(BPF_JEQ, SYS_io_uring_setup, kNoSys, kAllow);
+  a.Mark(kOpen1);  // open(path, flags): the flags resolvers open /etc/hosts with (HostsOpenFlags)
+  a.Load(ArgLow(1));
+  a.And(~kKernelLargeFile);
+  a.Jump(BPF_JEQ, O_RDONLY | O_CLOEXEC, kTrace, kAllow);
+  a.Mark(kOpen2);  // openat(dirfd, path, flags)
+  a.Load(ArgLow(2));
+  a.And(~kKernelLargeFile);
+  a.Jump(BPF_JEQ, O_RDONLY | O_CLOEXEC, kTrace, kAllow);
   a.Mark(kSockopt);
   a.Load(ArgLow(1));
   a.Jump(BPF_JEQ, SOL_SOCKET, -1, kAllow);
@@ -138,13 +158,16 @@ int InstallFilter(const std::vector<sock_filter>& prog) {
   return EACCES;
 }
 
-bool Interesting(long nr, const uint64_t args[6]) {
+bool Interesting(long nr, const uint64_t args[6], bool names) {
   for (long t : kTraced)
     if (nr == t) return true;
   if (nr == SYS_getsockopt)
     return static_cast<uint32_t>(args[1]) == SOL_SOCKET && static_cast<uint32_t>(args[2]) == SO_ERROR;
   if (nr == SYS_clone) return (static_cast<uint32_t>(args[0]) & CLONE_UNTRACED) != 0;
   if (nr == SYS_sendto || nr == SYS_recvfrom) return args[4] != 0;
+  if (nr == SYS_open) return names && HostsOpenFlags(args[1]);
+  if (nr == SYS_openat) return names && HostsOpenFlags(args[2]);
+  if (nr == SYS_openat2) return names;
   return nr == SYS_io_uring_setup;
 }
 

@@ -32,7 +32,9 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/log.h"
@@ -61,7 +63,11 @@ struct Thread {
   ExitWatch watch;         // exit stop wanted for this
   bool set_ret = false;    // ptrace-all: a skipped call whose value must be written again at the exit stop
   int64_t ret = 0;
-  int arming = 0;          // Verdict::kArm: 1 an injected mmap() runs in place of the call, 2 then seccomp()
+  int arming = 0;          // Verdict::kArm: 1 an injected mmap() runs in place of the call, 2 then seccomp();
+                           // Verdict::kRedirect: 3 an injected mmap(), then the call again with the new path
+  int redirect_arg = -1;   // arming 3: the path argument, and its original value
+  uint64_t redirect_orig = 0;
+  std::string redirect_path;
   int arm_fd = -1;
   int64_t arm_fail = 0;    // arming: the return value if the kernel refuses the filter
   Regs saved;              // arming: the registers of the replaced call
@@ -85,6 +91,8 @@ class Monitor {
   void Settle(pid_t tid, Thread& t, Next next);
   void Apply(pid_t tid, Thread& t, const Verdict& v);
   bool Arm(pid_t tid, Thread& t, const Verdict& v);
+  bool Redirect(pid_t tid, Thread& t, const Verdict& v);
+  void RedirectMapped(pid_t tid, Thread& t, int64_t page);
   bool WriteFdFilter(pid_t tid, uint64_t page, int fd);
   void Resume(pid_t tid, const Thread& t, int sig = 0);
   void StepOps(const std::vector<pollfd>& pfds, const std::vector<pid_t>& owners);
@@ -106,6 +114,7 @@ class Monitor {
   };
   static constexpr uint64_t kScratchSlot = 256, kScratchSlots = 16;  // a filter + fprog: 168 bytes
   std::unordered_map<pid_t, Scratch> scratch_;
+  std::unordered_set<pid_t> no_scratch_;  // processes where mapping the page failed: redirects run unchanged
   Stats stats_;
 };
 
@@ -141,6 +150,50 @@ bool Monitor::Arm(pid_t tid, Thread& t, const Verdict& v) {
   return true;
 }
 
+// Verdict::kRedirect: the path v.path is written to a slot of the process's page (scratch_) and argument v.fd of
+// the call at t's seccomp or entry stop points to it; the call then runs. Without a page yet, the call is first
+// replaced by the page's mmap(), and its exit stop (RedirectMapped) writes the path and reissues the call.
+// False: the call must run unchanged.
+bool Monitor::Redirect(pid_t tid, Thread& t, const Verdict& v) {
+  size_t len = strlen(v.path) + 1;
+  if ((t.stop != StopKind::kSeccomp && t.stop != StopKind::kEntry) || len > kScratchSlot) return false;
+  pid_t tgid = Tgid(tid, t);
+  if (no_scratch_.count(tgid) != 0) return false;
+  auto it = scratch_.find(tgid);
+  if (it != scratch_.end()) {
+    uint64_t slot = it->second.page + (it->second.next++ % kScratchSlots) * kScratchSlot;
+    return WriteMem(tid, slot, v.path, len) && SetArg(tid, v.fd, slot);
+  }
+  if (!GetRegs(tid, &t.saved) ||
+      !SetCall(tid, SYS_mmap, 0, kScratchSlots * kScratchSlot, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+               static_cast<uint64_t>(-1), 0))
+    return false;
+  t.arming = 3;
+  t.redirect_arg = v.fd;
+  t.redirect_orig = static_cast<uint64_t>(v.ret);
+  t.redirect_path = v.path;
+  return true;
+}
+
+// The exit stop of the page's mmap() for a redirect: on success the path goes to slot 0 and the thread reissues
+// its call with the argument pointing there; on failure it reissues the call unchanged (and this process is
+// never redirected again, so that the reissued call runs).
+void Monitor::RedirectMapped(pid_t tid, Thread& t, int64_t page) {
+  pid_t tgid = Tgid(tid, t);
+  t.arming = 0;
+  bool ok = page > 0 && WriteMem(tid, static_cast<uint64_t>(page), t.redirect_path.c_str(),
+                                 t.redirect_path.size() + 1);
+  if (ok) scratch_[tgid] = Scratch{static_cast<uint64_t>(page), 1};
+  if (!ok || !ReissueWithArg(tid, t.saved, t.redirect_arg, static_cast<uint64_t>(page))) {
+    LOG_WARN("names: no page in process %d (%lld): it reads the node's /etc/hosts", static_cast<int>(tgid),
+             static_cast<long long>(page));
+    no_scratch_.insert(tgid);
+    (void)ReissueWithArg(tid, t.saved, t.redirect_arg, t.redirect_orig);
+  }
+  t.stop = StopKind::kNone;
+  Resume(tid, t);
+}
+
 // The filter for fd and its sock_fprog at `page` (a slot: fprog first, the program 16 bytes in).
 bool Monitor::WriteFdFilter(pid_t tid, uint64_t page, int fd) {
   std::vector<sock_filter> prog = BuildFdFilter(fd);
@@ -155,6 +208,13 @@ bool Monitor::WriteFdFilter(pid_t tid, uint64_t page, int fd) {
 }
 
 void Monitor::Apply(pid_t tid, Thread& t, const Verdict& v) {
+  if (v.kind == Verdict::kRedirect) {
+    (void)Redirect(tid, t, v);  // false: the call runs unchanged
+    t.stop = StopKind::kNone;
+    t.watch = ExitWatch{};
+    Resume(tid, t);
+    return;
+  }
   if (v.kind == Verdict::kArm) {
     if (Arm(tid, t, v)) {
       t.stop = StopKind::kNone;
@@ -196,7 +256,7 @@ void Monitor::OnCall(pid_t tid, Thread& t, const CallInfo& c) {
   // A data call stops in ptrace mode only through an injected descriptor filter; in ptrace-all, every call
   // stops and those on descriptors once connected to a virtual address are handled.
   bool data = IsDataCall(c.nr) && (c.kind == StopKind::kSeccomp || calls_.ArmedFd(c.args[0]));
-  if (!data && !Interesting(c.nr, c.args)) {
+  if (!data && !Interesting(c.nr, c.args, opt_.names)) {
     t.stop = StopKind::kNone;
     Resume(tid, t);
     return;
@@ -206,6 +266,7 @@ void Monitor::OnCall(pid_t tid, Thread& t, const CallInfo& c) {
 
 void Monitor::OnExitStop(pid_t tid, Thread& t, const CallInfo& c) {
   t.stop = StopKind::kExit;
+  if (t.arming == 3) return RedirectMapped(tid, t, c.ret);
   if (t.arming == 1) {  // the injected mmap() returned c.ret: keep the page, reissue the call as seccomp()
     pid_t tgid = Tgid(tid, t);
     uint64_t page = static_cast<uint64_t>(c.ret);
@@ -250,6 +311,7 @@ void Monitor::Handle(pid_t pid, int status) {
   if (WIFEXITED(status) || WIFSIGNALED(status)) {
     calls_.ForgetProcess(pid);  // a no-op unless pid was a group leader with armed descriptors
     scratch_.erase(pid);
+    no_scratch_.erase(pid);
     threads_.erase(pid);
     ops_.erase(pid);
     if (pid == main_) main_status_ = status;
@@ -324,6 +386,7 @@ void Monitor::Handle(pid_t pid, int status) {
       t.arming = 0;
       t.tgid = 0;
       scratch_.erase(pid);  // a new address space: the page is gone
+      no_scratch_.erase(pid);
     }
     Resume(pid, t);
     return;
@@ -437,7 +500,10 @@ int Run(const Options& opt, const std::vector<std::string>& argv) {
   const char* st = getenv("UVPN_TRACE_STATS");
   bool stats = opt.stats || (st != nullptr && strcmp(st, "1") == 0);
 
-  std::vector<sock_filter> filter = BuildFilter();  // before fork: the child must not allocate
+  const char* nm = getenv("UVPN_TRACE_NAMES");
+  Options o = opt;
+  if (nm != nullptr && strcmp(nm, "0") == 0) o.names = false;
+  std::vector<sock_filter> filter = BuildFilter(o.names);  // before fork: the child must not allocate
   std::vector<char*> av;
   std::vector<std::string> args = argv;
   for (auto& s : args) av.push_back(s.data());
@@ -484,7 +550,7 @@ int Run(const Options& opt, const std::vector<std::string>& argv) {
   }
   close(sync[1]);
 
-  Monitor m(opt, child);
+  Monitor m(o, child);
   int code = m.Loop(sfd);
   close(sfd);
   if (stats) {

@@ -20,13 +20,19 @@ namespace uvpn::trace {
 struct Verdict {
   // kArm (seccomp stops only): replace the call by seccomp(BuildFdFilter(fd)) run in the tracee, then make it
   // return `ret`, or `fail` if the filter could not be installed. docs/trace.md "UDP".
-  enum Kind : uint8_t { kRun, kSkip, kArm } kind = kRun;
-  int64_t ret = 0;   // kSkip, kArm: the call's return value (-errno for errors)
-  int fd = -1;       // kArm: the tracee's descriptor
+  // kRedirect: run the call with its path argument `fd` (0 or 1: the register) pointing to a copy of `path` in
+  // the tracee's memory (docs/trace.md "Names"); if that is impossible, run it unchanged.
+  enum Kind : uint8_t { kRun, kSkip, kArm, kRedirect } kind = kRun;
+  int64_t ret = 0;   // kSkip, kArm: the call's return value (-errno for errors); kRedirect: the argument's value
+  int fd = -1;       // kArm: the tracee's descriptor; kRedirect: the argument index
   int64_t fail = 0;  // kArm: the return value if the filter is refused
+  const char* path = nullptr;  // kRedirect: NUL-terminated, valid until the tracee is resumed
   static Verdict Run() { return {}; }
   static Verdict Skip(int64_t r) { return {kSkip, r}; }
   static Verdict Arm(int fd, int64_t r, int64_t fail) { return {kArm, r, fd, fail}; }
+  static Verdict Redirect(int arg, const char* p, uint64_t orig) {
+    return {kRedirect, static_cast<int64_t>(orig), arg, 0, p};
+  }
 };
 
 class Op;

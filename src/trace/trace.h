@@ -27,6 +27,7 @@ struct Options {
   Ip4 real = 0;         // this node's real IP as the router sees it
   int timeout_ms = 20000;  // connect timeout (STATUS / LOOKUP waits)
   bool stats = false;   // print stop counts on stderr at exit (also UVPN_TRACE_STATS=1)
+  bool names = true;    // serve overlay names through /etc/hosts (docs/trace.md "Names"; UVPN_TRACE_NAMES=0: off)
   bool has_key = false;  // key=: the lease key; headers are signed and checked (docs/security.md)
   uint8_t key[32] = {};
   const uint8_t* Key() const { return has_key ? key : nullptr; }

@@ -74,6 +74,32 @@ bool SetArg0(pid_t tid, uint64_t value) {
   return EditRegs(tid, [value](user_regs_struct& r) { r.rdi = value; });
 }
 
+namespace {
+unsigned long long* ArgReg(user_regs_struct& r, int i) {
+  switch (i) {
+    case 0: return &r.rdi;
+    case 1: return &r.rsi;
+    case 2: return &r.rdx;
+    case 3: return &r.r10;
+    case 4: return &r.r8;
+    default: return &r.r9;
+  }
+}
+}  // namespace
+
+bool SetArg(pid_t tid, int i, uint64_t value) {
+  return EditRegs(tid, [i, value](user_regs_struct& r) { *ArgReg(r, i) = value; });
+}
+
+bool ReissueWithArg(pid_t tid, const Regs& base, int i, uint64_t value) {
+  user_regs_struct r;
+  memcpy(&r, &base, sizeof r);
+  r.rip -= 2;  // syscall (0f 05)
+  r.rax = r.orig_rax;
+  *ArgReg(r, i) = value;
+  return ptrace(PTRACE_SETREGS, tid, nullptr, &r) == 0;
+}
+
 static_assert(sizeof(Regs) == sizeof(user_regs_struct));
 
 bool GetRegs(pid_t tid, Regs* out) { return ptrace(PTRACE_GETREGS, tid, nullptr, out) == 0; }

@@ -30,6 +30,8 @@ bool SkipCall(pid_t tid, int64_t ret);
 bool SetReturn(pid_t tid, int64_t ret);
 // Rewrites the first argument register (rdi) of the current call.
 bool SetArg0(pid_t tid, uint64_t value);
+// Rewrites argument register i (0..5: rdi, rsi, rdx, r10, r8, r9) of the current call.
+bool SetArg(pid_t tid, int i, uint64_t value);
 
 // All registers (x86-64 user_regs_struct, passed as bytes so that this header stays free of <sys/user.h>).
 struct Regs {
@@ -45,6 +47,8 @@ bool SetCall(pid_t tid, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t
 // moved back over the 2-byte syscall instruction and rax = nr, rdi/rsi/rdx = a0..a2: on resumption the thread
 // issues syscall nr from the same place.
 bool Reissue(pid_t tid, const Regs& base, long nr, uint64_t a0, uint64_t a1, uint64_t a2);
+// Like Reissue, but the same call as in `base` (its orig_rax and arguments) with argument i (0..5) = value.
+bool ReissueWithArg(pid_t tid, const Regs& base, int i, uint64_t value);
 // The syscall number of the current syscall stop (orig_rax), or -1.
 long CurrentNr(pid_t tid);
 

@@ -2,6 +2,7 @@
 // real in a forked child without a tracer: SECCOMP_RET_TRACE with no tracer makes a call fail with ENOSYS, so the
 // child can tell trapped calls from allowed ones by errno alone.
 #include <elf.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "trace/filter.h"
+#include "trace/hosts.h"
 #include "trace/trace.h"
 
 namespace uvpn::trace {
@@ -112,6 +114,45 @@ TEST(TraceFilter, InterestingMirrorsTheFilter) {
   EXPECT_TRUE(Interesting(SYS_recvfrom, d));
   EXPECT_TRUE(IsDataCall(SYS_write));
   EXPECT_FALSE(IsDataCall(SYS_connect));
+  // Names (docs/trace.md "Names"): opens with the flags resolvers use for /etc/hosts stop (the monitor tells
+  // /etc/hosts apart by its path), others never; none with names off.
+  uint64_t o[6] = {0x1000, O_RDONLY | O_CLOEXEC, 0, 0, 0, 0};
+  EXPECT_TRUE(Interesting(SYS_open, o));
+  EXPECT_FALSE(Interesting(SYS_open, o, false));
+  o[1] = O_RDONLY | O_CLOEXEC | 0x8000;  // musl adds O_LARGEFILE
+  EXPECT_TRUE(Interesting(SYS_open, o));
+  o[1] = O_RDONLY;  // fopen("r"): no stop
+  EXPECT_FALSE(Interesting(SYS_open, o));
+  o[1] = O_WRONLY | O_CLOEXEC;
+  EXPECT_FALSE(Interesting(SYS_open, o));
+  uint64_t oa[6] = {static_cast<uint64_t>(AT_FDCWD), 0x1000, O_RDONLY | O_CLOEXEC, 0, 0, 0};
+  EXPECT_TRUE(Interesting(SYS_openat, oa));
+  oa[2] = O_RDONLY | O_CLOEXEC | O_DIRECTORY;
+  EXPECT_FALSE(Interesting(SYS_openat, oa));
+  EXPECT_TRUE(Interesting(SYS_openat2, oa));  // flags live in a struct: the monitor reads them
+  EXPECT_FALSE(Interesting(SYS_openat2, oa, false));
+}
+
+TEST(TraceHosts, FormatPutsHomeEntriesFirst) {
+  auto entry = [](uint32_t vip, const char* name, bool home) {
+    proto::HostEntry e;
+    e.vip = vip;
+    e.home = home;
+    e.name_len = static_cast<uint8_t>(strlen(name));
+    memcpy(e.name, name, e.name_len);
+    return e;
+  };
+  std::vector<proto::HostEntry> v = {entry(0x6461010B, "dup", false), entry(0x6461020B, "dup", true),
+                                     entry(0x6461020C, "b2", true)};
+  EXPECT_EQ(FormatHosts(v), "100.97.2.11 dup\n100.97.2.12 b2\n100.97.1.11 dup\n");
+  EXPECT_EQ(FormatHosts({}), "");
+}
+
+TEST(TraceHosts, FetchFailsFastWithoutARouter) {
+  // Nobody on this port: ECONNREFUSED is retried until the deadline, then a clear error, no hang.
+  auto r = FetchHosts(Endpoint{0x7F000001, 9}, 150);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("no answer"), std::string::npos) << r.error().message();
 }
 
 // In a child: 0 if every expectation holds, else the number of the failed check.
@@ -145,6 +186,14 @@ int FilterChild() {
   if (read(u, &b, 1) != -1 || errno != ENOSYS) return 15;
   if (write(-1, &b, 1) != -1 || errno != EBADF) return 16;  // other descriptors: allowed
   if (recv(s, &b, 1, MSG_DONTWAIT) != -1 || errno == ENOSYS) return 17;
+  // Opens with the resolvers' flags are trapped (ENOSYS without a tracer), others are not.
+  if (syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC) != -1 || errno != ENOSYS) return 18;
+  if (syscall(SYS_open, "/dev/null", O_RDONLY | O_CLOEXEC | 0x8000) != -1 || errno != ENOSYS) return 19;
+  for (int flags : {O_WRONLY | O_CLOEXEC, O_RDONLY}) {
+    long w = syscall(SYS_openat, AT_FDCWD, "/dev/null", flags);
+    if (w < 0) return 20;
+    close(static_cast<int>(w));
+  }
   return 0;
 }
 
