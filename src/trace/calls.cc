@@ -275,8 +275,16 @@ Next Calls::Bind(pid_t tid, pid_t tgid, const uint64_t* a) {
   sockaddr_storage ss;
   Endpoint ep;
   bool v6;
-  if (!ReadAddr(tid, a[1], a[2], &ss) || !ToEp(ss, static_cast<socklen_t>(a[2]), &ep, &v6) || ep.ip != opt_.vip)
+  if (!ReadAddr(tid, a[1], a[2], &ss)) return Run();
+  bool known = ToEp(ss, static_cast<socklen_t>(a[2]), &ep, &v6);
+  if (!known || ep.ip != opt_.vip) {
+    // A wildcard bind with a port (0.0.0.0 or [::]): a UDP server, whose receives must strip headers.
+    uint16_t port = 0;
+    if ((known && ep.ip == 0) || Any6(ss, static_cast<socklen_t>(a[2]), &port)) {
+      if ((known ? ep.port : port) != 0) return UdpBind(tgid, static_cast<int>(a[0]), ss, static_cast<socklen_t>(a[2]));
+    }
     return Run();
+  }
   int d = TakeFd(tgid, static_cast<int>(a[0]));
   if (d < 0) return Run();
   sysio::Fd sock(d);
@@ -287,8 +295,9 @@ Next Calls::Bind(pid_t tid, pid_t tgid, const uint64_t* a) {
   n.ino = InodeOf(d);
   if (!LocalOf(d, &n.real_local)) n.real_local = Endpoint{opt_.real, ep.port};
   n.virt_local = Endpoint{opt_.vip, n.real_local.port};
-  n.kind = Kind::kBoundVirtual;
+  n.kind = IsStream(d) ? Kind::kBoundVirtual : Kind::kUdpOverlay;
   cache_.Put(n);
+  if (n.kind == Kind::kUdpOverlay && ep.port != 0) return ArmOrSkip(tgid, static_cast<int>(a[0]), 0, 0);
   return Skip(0);
 }
 
@@ -400,7 +409,8 @@ Next Calls::Name(pid_t tid, pid_t tgid, const uint64_t* a, bool peer_side) {
     uint64_t ino = InodeOf(d);
     auto bound = [this, tid, addr, lenp, len0, local, v6, ino]() -> Next {
       Entry e;
-      if (cache_.Find(ino, &e) && e.kind == Kind::kBoundVirtual && e.real_local == local)
+      if (cache_.Find(ino, &e) && (e.kind == Kind::kBoundVirtual || e.kind == Kind::kUdpOverlay) &&
+          e.real_local == local)
         return WriteName(tid, addr, lenp, len0, e.virt_local, v6);
       return Run();
     };

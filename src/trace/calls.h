@@ -83,6 +83,9 @@ class Calls {
   bool ReadSegs(pid_t tid, uint64_t iov, uint64_t cnt, Segs* segs);
   int64_t Gather(pid_t tid, const Segs& segs);
   Next UdpConnect(pid_t tgid, int fd, const SharedFd& sock, const Endpoint& dst, bool v6);
+  // bind(fd, wildcard:port) of a UDP socket (a server): bound here, recorded as UDP overlay and armed, so that its
+  // recv/read/recvmsg strip headers even if it never sends first. Other sockets: the tracee's call runs.
+  Next UdpBind(pid_t tgid, int fd, const sockaddr_storage& addr, socklen_t len);
   // Answers `ret` after making sure process tgid traps the data calls of fd (Verdict::kArm unless done before);
   // `fail` if that is impossible.
   Next ArmOrSkip(pid_t tgid, int fd, int64_t ret, int64_t fail);

@@ -72,6 +72,30 @@ bool NameOf(F f, int fd, Endpoint* ep, bool* v6) {
 }
 }  // namespace
 
+bool LocalPort(int fd, uint16_t* port) {
+  sockaddr_storage ss;
+  socklen_t l = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &l) != 0) return false;
+  if (ss.ss_family == AF_INET && l >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+    *port = ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+    return true;
+  }
+  if (ss.ss_family == AF_INET6 && l >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    *port = ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
+    return true;
+  }
+  return false;
+}
+
+bool Any6(const sockaddr_storage& ss, socklen_t len, uint16_t* port) {
+  if (ss.ss_family != AF_INET6 || len < static_cast<socklen_t>(sizeof(sockaddr_in6))) return false;
+  sockaddr_in6 a;
+  memcpy(&a, &ss, sizeof a);
+  if (!IN6_IS_ADDR_UNSPECIFIED(&a.sin6_addr)) return false;
+  *port = ntohs(a.sin6_port);
+  return true;
+}
+
 bool LocalOf(int fd, Endpoint* ep, bool* v6) { return NameOf(::getsockname, fd, ep, v6); }
 bool PeerOf(int fd, Endpoint* ep, bool* v6) { return NameOf(::getpeername, fd, ep, v6); }
 

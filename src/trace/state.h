@@ -59,6 +59,10 @@ bool LocalOf(int fd, Endpoint* ep, bool* v6 = nullptr);
 bool PeerOf(int fd, Endpoint* ep, bool* v6 = nullptr);
 uint64_t InodeOf(int fd);
 bool IsStream(int fd);
+// The local port of an AF_INET or AF_INET6 socket (any address, [::] included); false if it has none.
+bool LocalPort(int fd, uint16_t* port);
+// True if `ss` (len bytes) is the IPv6 wildcard [::]:port (a dual-stack bind); *port gets the port.
+bool Any6(const sockaddr_storage& ss, socklen_t len, uint16_t* port);
 bool IsNonBlocking(int fd);
 // Milliseconds of CLOCK_MONOTONIC.
 int64_t NowMs();

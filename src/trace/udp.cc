@@ -360,6 +360,23 @@ Next Calls::UdpConnect(pid_t tgid, int fd, const SharedFd& sock, const Endpoint&
   return ArmOrSkip(tgid, fd, 0, -ENETUNREACH);
 }
 
+Next Calls::UdpBind(pid_t tgid, int fd, const sockaddr_storage& addr, socklen_t len) {
+  int d = TakeFd(tgid, fd);
+  if (d < 0) return Verdict::Run();
+  sysio::Fd sock(d);
+  bool nonblocking;
+  if (!InetDgram(d, &nonblocking)) return Verdict::Run();
+  if (bind(d, reinterpret_cast<const sockaddr*>(&addr), len) != 0) return Verdict::Skip(-errno);
+  Entry e;
+  e.ino = InodeOf(d);
+  uint16_t port = 0;
+  if (!LocalOf(d, &e.real_local)) e.real_local = Endpoint{0, LocalPort(d, &port) ? port : uint16_t{0}};  // [::]
+  e.virt_local = Endpoint{opt_.vip, e.real_local.port};
+  e.kind = Kind::kUdpOverlay;
+  cache_.Put(e);
+  return ArmOrSkip(tgid, fd, 0, 0);  // bound either way: if arming fails, the bind still succeeded
+}
+
 Next Calls::ArmOrSkip(pid_t tgid, int fd, int64_t ret, int64_t fail) {
   if (opt_.mode == Mode::kPtraceAll) {  // every call stops anyway: just watch the descriptor number
     armed_fds_.insert(fd);
@@ -454,9 +471,9 @@ Next Calls::UdpData(pid_t tid, pid_t tgid, long nr, const uint64_t* a, ExitWatch
 // source), sendmsg to a virtual address is sent like sendto; everything else is the kernel's.
 Next Calls::UdpUnconnected(pid_t tid, sysio::Fd& sock, long nr, const uint64_t* a, ExitWatch* watch) {
   int d = sock.get();
-  Endpoint local;
+  uint16_t port;
   Entry e;
-  if (!cache_.Find(InodeOf(d), &e) || !LocalOf(d, &local) || !(local.port == e.real_local.port))
+  if (!cache_.Find(InodeOf(d), &e) || !LocalPort(d, &port) || port != e.real_local.port)
     return Verdict::Run();  // a recycled inode
   bool nonblocking = IsNonBlocking(d);
   switch (nr) {

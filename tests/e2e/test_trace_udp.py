@@ -116,5 +116,45 @@ def test_udp_under_ptrace():
         session(ov, prog, "ptrace-all")
 
 
+SINK_CLIENT = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(10)
+dst = (sys.argv[1], int(sys.argv[2]))
+s.sendto(b"first-" + sys.argv[3].encode(), dst)   # received by a plain recv(): no answer
+s.sendto(b"second-" + sys.argv[3].encode(), dst)  # received by recvmsg() with msg_name, answered by sendmsg()
+data, src = s.recvfrom(2048)
+print(data.decode(), src[0], src[1])
+"""
+
+
+def test_receive_only_server():
+    """A UDP server that binds a wildcard port and only receives (recv without an address, then recvmsg): the
+    monitor arms it at bind (docs/trace.md "UDP"), so no header reaches it, and its sendmsg answer goes back through
+    the overlay. Both AF_INET (0.0.0.0) and dual-stack AF_INET6 ([::]) binds, under ptrace and ptrace-all."""
+    h.require_tools("cc")
+    with TraceOverlay(tag="traceudpsink") as ov:
+        prog = build_udpprog(ov)
+        srv_vip, me = ov.vip_of("s2-n1"), ov.vip_of("s1-n1")
+        port = PORT + 10
+        for mode, sink in (("ptrace", "sink"), ("ptrace", "sink6"), ("ptrace-all", "sink")):
+            port += 1
+            ov.mode = mode
+            label = f"sink-{mode}-{sink}"
+            srv = ov.run("s2-n1", [prog, sink, str(port)], label=label)
+            h.wait_until(lambda: srv.poll() is not None or any(f["_"] == "READY" for f in out_lines(ov, label)),
+                         10, "the UDP sink")
+            ov.mode = None  # the client: Python under the preload library
+            r = ov.call("s1-n1", [h.PYTHON, "-c", SINK_CLIENT, srv_vip, str(port), label], timeout=30)
+            assert r.returncode == 0, (label, r.stderr[-1500:], open(ov.log_path(label), errors="replace").read())
+            assert r.stdout.decode().split() == [f"re:second-{label}", srv_vip, str(port)], (label, r.stdout)
+            assert srv.wait(timeout=10) == 0, open(ov.log_path(label), errors="replace").read()
+            lines = {f["_"]: f for f in out_lines(ov, label)}
+            assert lines["SINK"]["data"] == f"first-{label}", (label, lines)  # no header in front
+            src = lines["SINKMSG"]["from"]
+            want = f"[::ffff:{me}]" if sink == "sink6" else me
+            assert src.rsplit(":", 1)[0] == want and lines["SINKMSG"]["data"] == f"second-{label}", (label, lines)
+
+
 if __name__ == "__main__":
-    h.main([test_udp_under_ptrace, test_mixed_preload_and_ptrace])
+    h.main([test_udp_under_ptrace, test_mixed_preload_and_ptrace, test_receive_only_server])

@@ -192,7 +192,8 @@ def phase_half_open(env, count):
 
 
 def phase_lookup_flood(env, rng, count):
-    """Random datagrams, valid LOOKUPs about random or real connections from matching and spoofed sources."""
+    """Random datagrams, valid LOOKUPs about random or real connections from matching and spoofed sources, and
+    HOSTS_LIST requests: valid ones, truncated, padded with garbage, oversized."""
     socks = {ip: socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for ip in ("127.0.0.10", "127.0.0.20",
                                                                              "127.0.0.66")}
     for ip, u in socks.items():
@@ -201,8 +202,13 @@ def phase_lookup_flood(env, rng, count):
     targets = [env.a_node, env.b_node]
     for i in range(count):
         ip = rng.choice(list(socks))
-        k = i % 5
-        if k == 0:
+        k = i % 7
+        if k == 5:  # HOSTS_LIST: valid, truncated, with trailing bytes
+            d = w.hosts_list(rng.getrandbits(32), "100.97." + str(rng.randint(0, 255)) + ".1")
+            d = d[:rng.randint(0, len(d))] if i % 3 == 0 else d + (b"x" if i % 3 == 1 else b"")
+        elif k == 6:  # HOSTS_LIST with non-zero padding (ignored: no answer)
+            d = w.hosts_list(rng.getrandbits(32), padding=rng.randbytes(1184))
+        elif k == 0:
             d = rng.randbytes(rng.randint(0, 100))
         elif k == 1:
             d = w.lookup(rng.getrandbits(32), ip, rng.getrandbits(16), rng.getrandbits(16))
@@ -226,6 +232,18 @@ def phase_lookup_flood(env, rng, count):
                 except BlockingIOError:
                     pass
     for u in socks.values():
+        u.close()
+    # Positive control: after the flood a well-formed HOSTS_LIST is answered with the registered nodes.
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.10", 0))
+    u.settimeout(2)
+    try:
+        u.sendto(w.hosts_list(77), env.a_node)
+        qid, more, entries = w.parse_hosts_reply(u.recv(2048))
+        check(qid == 77 and not more and len(entries) >= 2, f"HOSTS_LIST after the flood: {entries}")
+    except (socket.timeout, AssertionError) as e:
+        check(False, f"HOSTS_LIST after the flood: {e!r}")
+    finally:
         u.close()
 
 

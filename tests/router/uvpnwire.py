@@ -5,6 +5,7 @@ MAGIC = b"UVP1"
 T_CONN, T_STATUS, T_REGISTER, T_REGISTER_OK, T_REGISTER_ERR, T_HEARTBEAT, T_LOOKUP, T_LOOKUP_REPLY, T_HELLO, \
     T_NODE_ADD, T_NODE_DEL = range(1, 12)
 T_ACK, T_RESUME, T_RESUME_OK, T_RELAY_RESET = range(16, 20)  # outage recovery, section 10
+T_HOSTS_LIST, T_HOSTS_REPLY = 24, 25  # the whole name table, section 13
 WANT_STATUS = 1
 RESUMABLE = 2
 
@@ -73,6 +74,23 @@ def heartbeat(seq):
 
 def lookup(qid, node_ip, node_port, router_port):
     return prefix(T_LOOKUP, 0, 20) + struct.pack(">IIHH", qid, ip2int(node_ip), node_port, router_port)
+
+
+def hosts_list(qid, after_ip="0.0.0.0", padding=None):
+    return prefix(T_HOSTS_LIST, 0, 1200) + struct.pack(">II", qid, ip2int(after_ip)) + (padding or bytes(1184))
+
+
+def parse_hosts_reply(b):
+    """-> (qid, more, [(ip, home, name)]); asserts the layout of protocol.md section 13."""
+    assert b[:4] == MAGIC and b[4] == T_HOSTS_REPLY and struct.unpack(">H", b[6:8])[0] == len(b), b[:16]
+    qid, count, _ = struct.unpack(">IHH", b[8:16])
+    off, out = 16, []
+    for _ in range(count):
+        vip, flags, n = struct.unpack(">IBB", b[off:off + 6])
+        out.append((int2ip(vip), bool(flags & 1), b[off + 6:off + 6 + n].decode()))
+        off += 6 + n
+    assert off == len(b), (off, len(b))
+    return qid, bool(b[5] & 1), out
 
 
 def parse_lookup_reply(b):

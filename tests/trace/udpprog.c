@@ -9,6 +9,9 @@
  *       newlines of the answer shown as '_')
  *   serve PORT COUNT   bind 0.0.0.0:PORT, print READY, then COUNT times: blocking recvfrom, print
  *       GOT from=IP:PORT data=TEXT, and sendto the source "re:" + TEXT
+ *   sink PORT          bind 0.0.0.0:PORT (or [::]:PORT with "sink6"), print READY; recv() one datagram (no address:
+ *       a receive-only server) -> SINK data=TEXT; then recvmsg() one with msg_name and sendmsg() "re:" + TEXT back
+ *       to its source -> SINKMSG from=IP:PORT data=TEXT
  *   conn IP PORT       another socket: sendto "zero", recv (r0); then
  *       connect a datagram socket to IP:PORT, send "one" (send), recv, write "two", read,
  *       writev "four", readv, sendmsg "five", recvmsg, and from a forked child: send "three", recv
@@ -148,6 +151,62 @@ static int Serve(int port, int count) {
     int n = snprintf(re, sizeof re, "re:%s", buf);
     if (sendto(s, re, (size_t)n, 0, (struct sockaddr*)&from, alen) != n) printf("SEND err=%s\n", ErrName(errno));
   }
+  return 0;
+}
+
+static int Sink(int port, int v6) {
+  int s;
+  if (v6) {
+    s = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 a6;
+    memset(&a6, 0, sizeof a6);
+    a6.sin6_family = AF_INET6;
+    a6.sin6_port = htons((unsigned short)port);
+    if (s < 0 || bind(s, (struct sockaddr*)&a6, sizeof a6) != 0) {
+      printf("SINK err=%s\n", ErrName(errno));
+      return 1;
+    }
+  } else {
+    s = Bound(port);
+  }
+  printf("READY\n");
+  char buf[2048];
+  ssize_t r = recv(s, buf, sizeof buf - 1, 0);
+  if (r < 0) {
+    printf("SINK err=%s\n", ErrName(errno));
+    return 1;
+  }
+  buf[r] = 0;
+  printf("SINK data=%s\n", buf);
+  struct sockaddr_storage from;
+  struct iovec iov = {buf, sizeof buf - 1};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_name = &from;
+  mh.msg_namelen = sizeof from;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  r = recvmsg(s, &mh, 0);
+  if (r < 0) {
+    printf("SINKMSG err=%s\n", ErrName(errno));
+    return 1;
+  }
+  buf[r] = 0;
+  char f[64] = "-";
+  if (from.ss_family == AF_INET6) {
+    struct sockaddr_in6* p6 = (struct sockaddr_in6*)&from;
+    char ip[64];
+    inet_ntop(AF_INET6, &p6->sin6_addr, ip, sizeof ip);
+    snprintf(f, sizeof f, "[%s]:%u", ip, ntohs(p6->sin6_port));
+  } else {
+    Fmt((struct sockaddr_in*)&from, f, sizeof f);
+  }
+  printf("SINKMSG from=%s data=%s\n", f, buf);
+  char re[2100];
+  int n = snprintf(re, sizeof re, "re:%s", buf);
+  struct iovec oiov = {re, (size_t)n};
+  mh.msg_iov = &oiov;
+  if (sendmsg(s, &mh, 0) != n) printf("SEND err=%s\n", ErrName(errno));
   return 0;
 }
 
@@ -300,6 +359,8 @@ int main(int argc, char** argv) {
   if (argc == 5 && strcmp(argv[1], "ask") == 0) return Ask(argv[2], atoi(argv[3]), argv[4]);
   if (argc == 4 && strcmp(argv[1], "conn") == 0) return Conn(argv[2], atoi(argv[3]));
   if (argc == 4 && strcmp(argv[1], "serve") == 0) return Serve(atoi(argv[2]), atoi(argv[3]));
+  if (argc == 3 && strcmp(argv[1], "sink") == 0) return Sink(atoi(argv[2]), 0);
+  if (argc == 3 && strcmp(argv[1], "sink6") == 0) return Sink(atoi(argv[2]), 1);
   if (argc == 3 && strcmp(argv[1], "again") == 0) {
     int s = Bound(atoi(argv[2]));
     char b[16];
