@@ -61,6 +61,8 @@ class TraceEnv(bench_env.TestbedEnv):
         host = self.HOSTS[role]
         if mode == "native":
             return list(argv)
+        if mode == trace_report.FLOOR:  # a one-instruction allow-all seccomp filter, no tracer, no overlay
+            return [os.path.join(os.environ["UVPN_BUILD_DIR"], "bin", "uvpn-bench-tracework"), "floor", "--"] + list(argv)
         h, ov = self.h, self.ov
         return [h.uvpn_bin(), "run", "--mode", mode, "--routes", ov.routes, "--site", ov.site_of(host),
                 "--vip", ov.vip_of(host), "--shim", h.shim_lib(), "--quiet", "--"] + list(argv)
@@ -223,7 +225,7 @@ class Bench:
             # Execution first: the small-program timings suffer most right after a bulk transfer.
             if rep < a.exec_repeats:
                 for work, row in execs.items():
-                    for mode in order:
+                    for mode in order + [trace_report.FLOOR]:
                         v, wall, stops = self.execution(mode, work)
                         row.add(mode, v, stops, wall)
             if rep < a.repeats:

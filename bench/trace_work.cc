@@ -4,6 +4,7 @@
 //   uvpn-bench-tracework fasta   --input FILE [--output PATH] [--chunk B] [--work K] [--max-seconds S]
 //   uvpn-bench-tracework compute [--iterations N] [--max-seconds S]
 //   uvpn-bench-tracework opens   --input FILE [--count N] [--max-seconds S]
+//   uvpn-bench-tracework floor   -- COMMAND [ARGS...]
 //
 // Theory of operation: the trace benchmark (trace_bench.py) runs these natively and under each interposition mode
 // (`uvpn run --mode preload|ptrace|ptrace-all`) and compares the run times. They make no network calls, so any
@@ -19,12 +20,19 @@
 //   - opens is the price of serving names under ptrace (docs/trace.md "Names"): N times open(FILE, O_RDONLY),
 //     read 1 byte, close. Every read-only open stops the seccomp-filtered monitor once (it is told apart from
 //     /etc/hosts by its path), so this is the workload where that mode pays most.
+//   - floor runs COMMAND under a one-instruction seccomp filter that allows everything (no tracer): the price
+//     the kernel charges every system call of a process that has any seccomp filter at all. It is the floor
+//     under `--mode ptrace` on syscall-heavy programs, whatever the monitor does (docs/trace.md "Costs").
 // Each prints one JSON object on stdout with its own measured time of the work loop ("seconds", CLOCK_MONOTONIC),
 // which leaves out process start-up and the supervisor of `uvpn run`:
 //   {"tool": "tracework", "ok": true, "work": "fasta", "seconds": 0.41, "syscalls": 204802, "complete": true, ...}
 // Every loop is bounded by its count and by --max-seconds (checked every few thousand iterations); stopping at the
 // deadline reports "complete": false. Errors print {"tool": "tracework", "ok": false, "error": "..."} and exit 1.
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -234,16 +242,28 @@ int Opens(int argc, char** argv) {
   return 0;
 }
 
+int Floor(int argc, char** argv) {
+  if (argc < 4 || std::strcmp(argv[2], "--") != 0) return Fail("usage: uvpn-bench-tracework floor -- COMMAND [ARGS...]");
+  sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+  sock_fprog prog{1, allow};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) != 0)
+    return Fail(std::string("seccomp: ") + std::strerror(errno));
+  execvp(argv[3], argv + 3);
+  return Fail(std::string("exec ") + argv[3] + ": " + std::strerror(errno));
+}
+
 }  // namespace
 }  // namespace uvpn::bench
 
 int main(int argc, char** argv) {
   using namespace uvpn::bench;
-  if (argc < 2) return Fail("usage: uvpn-bench-tracework gen|fasta|compute|opens [--flags]");
+  if (argc < 2) return Fail("usage: uvpn-bench-tracework gen|fasta|compute|opens|floor [--flags]");
   std::string cmd = argv[1];
   if (cmd == "gen") return Gen(argc, argv);
   if (cmd == "fasta") return Fasta(argc, argv);
   if (cmd == "compute") return Compute(argc, argv);
   if (cmd == "opens") return Opens(argc, argv);
-  return Fail("unknown command " + cmd + " (gen|fasta|compute|opens)");
+  if (cmd == "floor") return Floor(argc, argv);
+  return Fail("unknown command " + cmd + " (gen|fasta|compute|opens|floor)");
 }

@@ -111,13 +111,17 @@ size_t AnswerHosts(const Router& r, const uint8_t* buf, size_t n, uint8_t* out, 
     const std::string& name = take_own ? (*li)->name : ri->second.name;
     if (take_own && ri != re && ri->first == vip) ++ri;  // one entry per VIP (a lease wins)
     if (take_own) ++li; else ++ri;
+    if (rep.count == proto::kHostsMaxEntries) {
+      rep.more = true;
+      break;
+    }
     proto::HostEntry& e = rep.entries[rep.count];
     e.vip = vip;
     e.home = take_own;
     e.name_len = static_cast<uint8_t>(std::min(name.size(), proto::kMaxName));
     memcpy(e.name, name.data(), e.name_len);
     if (!proto::ValidHostName(e.name, e.name_len)) continue;  // (names are checked at registration)
-    if (size + proto::HostEntrySize(e) > proto::kHostsReplyMax || rep.count == proto::kHostsMaxEntries) {
+    if (size + proto::HostEntrySize(e) > proto::kHostsReplyMax) {
       rep.more = true;
       break;
     }

@@ -411,6 +411,65 @@ def test_bad_input(env):
     check(env.procs["a"].poll() is None and env.procs["b"].poll() is None, "bad input: both routers still running")
 
 
+def fetch_hosts(router_node, src_ip="127.0.0.10"):
+    """All pages of HOSTS_LIST (protocol.md section 13) -> (entries, page sizes)."""
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((src_ip, 0))
+    u.settimeout(2)
+    entries, sizes, after = [], [], "0.0.0.0"
+    try:
+        for qid in range(1, 100):
+            u.sendto(w.hosts_list(qid, after), router_node)
+            raw = u.recv(4096)
+            sizes.append(len(raw))
+            got_qid, more, page = w.parse_hosts_reply(raw)
+            check(got_qid == qid, f"HOSTS_REPLY query id {got_qid} for {qid}")
+            entries += page
+            if not more:
+                break
+            check(page, "a HOSTS_REPLY with MORE carries entries")
+            after = page[-1][0]
+    finally:
+        u.close()
+    return entries, sizes
+
+
+def test_hosts_pages(env, na, nb):
+    """The whole name table in pages: 120 more nodes of site b with 60-byte names, fetched from router a."""
+    extra = [Node(f"127.0.3.{10 + i}", env.b_node, f"n{i:03d}-".encode() + b"x" * 55) for i in range(120)]
+    try:
+        check(all(n.reply["ok"] for n in extra), "120 more nodes registered at b")
+        vips = {n.vip for n in extra}
+
+        def known():
+            return vips <= {n["vip"] for n in env.status("a")["nodes"]}
+        check(env.wait_for(known, 10), "router a knows the 120 nodes (NODE_ADD)")
+        entries, sizes = fetch_hosts(env.a_node)
+        ips = [e[0] for e in entries]
+        check(ips == sorted(set(ips), key=w.ip2int), "HOSTS_REPLY entries once each, in VIP order")
+        table = {e[0]: (e[1], e[2]) for e in entries}
+        check(table.get(na.vip) == (True, "alpha-one") and table.get(nb.vip, (None,))[0] is False,
+              f"own lease marked HOME, remote not: {table.get(na.vip)} {table.get(nb.vip)}")
+        check(all(table.get(n.vip) == (False, n.reply["name"]) for n in extra), "every remote node listed by name")
+        print(f"hosts table: {len(entries)} entries in {len(sizes)} replies of {min(sizes)}..{max(sizes)} bytes")
+        check(len(sizes) >= 6 and max(sizes) <= 1200, f"paged: {len(sizes)} replies of at most 1200 bytes {sizes}")
+        # Requests that are not exactly 1200 bytes with zero padding are ignored; the router keeps answering.
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(0.5)
+        for bad in (w.hosts_list(5)[:1199], w.hosts_list(5, padding=bytes(1183) + b"\x01")):
+            u.sendto(bad, env.a_node)
+            try:
+                u.recv(4096)
+                check(False, "a malformed HOSTS_LIST was answered")
+            except socket.timeout:
+                pass
+        u.close()
+        check(len(fetch_hosts(env.a_node)[0]) == len(entries), "still answering after malformed requests")
+    finally:
+        for n in extra:
+            n.close()
+
+
 def test_many(env, na, nb, count):
     """`count` concurrent relays a->b through an echo server on node b; all open before any closes."""
     lb = listen("127.0.0.20")
@@ -534,6 +593,7 @@ def main():
         test_split_header(env, na, nb)
         test_timeout(env, na, nb)
         test_bad_input(env)
+        test_hosts_pages(env, na, nb)
         test_cross_site(env, na, nb, size_a=100000, size_b=100000)  # still serving after bad input
 
         text = env.status("a", "text")
