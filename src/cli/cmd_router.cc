@@ -18,7 +18,7 @@ int RouterMain(int argc, char** argv) {
                          {"connect-timeout-ms", true}, {"no-resume", false}, {"link-timeout-ms", true},
                          {"redial-max-ms", true}, {"outage-deadline", true}, {"replay-window", true},
                          {"replay-memory", true}, {"spill-dir", true}, {"spill-quota", true},
-                         {"secret", true}, {"insecure-plaintext", false}});
+                         {"secret", true}, {"insecure-plaintext", false}, {"leg-pool", true}});
   if (!args) {
     fprintf(stderr, "uvpn router: %s\n", args.error().message().c_str());
     return kExitUsage;
@@ -61,7 +61,8 @@ int RouterMain(int argc, char** argv) {
                     {"outage-deadline", 1, 30 * 86400, static_cast<uint64_t>(opt.outage_deadline_s)},
                     {"replay-window", 65536, 1u << 30, opt.replay_window},
                     {"replay-memory", 0, 1ull << 40, opt.replay_memory},
-                    {"spill-quota", 0, 1ull << 50, opt.spill_quota}};
+                    {"spill-quota", 0, 1ull << 50, opt.spill_quota},
+                    {"leg-pool", 0, 64, static_cast<uint64_t>(opt.leg_pool)}};
   for (auto& f : nums) {
     if (!args->has(f.name)) continue;
     const std::string v = args->get(f.name);
@@ -80,6 +81,7 @@ int RouterMain(int argc, char** argv) {
   opt.replay_window = static_cast<size_t>(nums[3].value);
   opt.replay_memory = static_cast<size_t>(nums[4].value);
   opt.spill_quota = nums[5].value;
+  opt.leg_pool = static_cast<int>(nums[6].value);
   if ((opt.replay_window & (opt.replay_window - 1)) != 0) {
     fprintf(stderr, "uvpn router: --replay-window must be a power of two\n");
     return kExitUsage;

@@ -178,6 +178,8 @@ Snapshot Router::TakeSnapshot() const {
       s.links.back().security = !l.sealed ? "sealed (no session)"
                                 : l.suite == crypto::Suite::kAes256Gcm ? "noise+aes-256-gcm"
                                                                         : "noise+chacha20-poly1305";
+    s.links.back().legs_pooled = l.legs_pooled;
+    s.links.back().legs_dialled = l.legs_dialled;
   }
   s.recovery = recovery_;
   s.recovery.enabled = opt_.resume;

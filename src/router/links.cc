@@ -302,6 +302,7 @@ void Router::AdoptLink(uint32_t slot, const proto::HelloMsg& m, const uint8_t* e
 void Router::LinkDown(uint32_t li, const char* why) {
   Link& l = links_[li];
   bool was_up = l.state == LinkState::kUp;
+  DropLegPool(li);
   if (l.fd >= 0) close(l.fd);
   l.fd = -1;
   l.ev = 0;

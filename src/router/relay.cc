@@ -375,15 +375,20 @@ void Router::StartRelay(uint32_t slot) {
 
   bool in_progress = false;
   Ip4 src_ip = r.role == Role::kHomeRemote ? self_->peer.ip : self_->node.ip;
-  auto c = ConnectFrom(src_ip, target, &in_progress);
-  if (!c && (c.error().code() == EMFILE || c.error().code() == ENFILE) && ShedUnidentified(1, slot) > 0)
-    c = ConnectFrom(src_ip, target, &in_progress);  // (this relay is still ACCEPTED: never shed itself)
-  if (!c) {
-    WireCode code =
-        r.role == Role::kHomeRemote ? WireCode::kHostUnreach : proto::ErrnoToWireCode(c.error().code());
-    return Fail(slot, code, c.error().message().c_str());
+  int pooled = r.role == Role::kHomeRemote ? TakePooledLeg(r.link) : -1;  // legpool.cc
+  if (pooled >= 0) {
+    r.fd[1] = pooled;
+  } else {
+    auto c = ConnectFrom(src_ip, target, &in_progress);
+    if (!c && (c.error().code() == EMFILE || c.error().code() == ENFILE) && ShedUnidentified(1, slot) > 0)
+      c = ConnectFrom(src_ip, target, &in_progress);  // (this relay is still ACCEPTED: never shed itself)
+    if (!c) {
+      WireCode code =
+          r.role == Role::kHomeRemote ? WireCode::kHostUnreach : proto::ErrnoToWireCode(c.error().code());
+      return Fail(slot, code, c.error().message().c_str());
+    }
+    r.fd[1] = c->Release();
   }
-  r.fd[1] = c->Release();
   if (r.role != Role::kHomeRemote) {
     // Leg 2: the destination's shim may ask about this connection by its real 4-tuple.
     if (auto local = sysio::LocalEndpoint(r.fd[1])) {
@@ -417,7 +422,21 @@ void Router::StartRelay(uint32_t slot) {
       return Fail(slot, code, strerror(err));
     }
   } else if (int err = 0; !SendHeader(slot, &err)) {
-    return Fail(slot, WireCode::kConnReset, "writing the header failed");
+    if (pooled < 0) return Fail(slot, WireCode::kConnReset, "writing the header failed");
+    // The pooled leg died between its check and this write: dial one as if the pool had been empty.
+    close(r.fd[1]);
+    r.fd[1] = -1;
+    auto c = ConnectFrom(src_ip, target, &in_progress);
+    if (!c) return Fail(slot, WireCode::kHostUnreach, c.error().message().c_str());
+    r.fd[1] = c->Release();
+    if (!SendHeader(slot, &err)) {
+      if (in_progress && (err == EAGAIN || err == EWOULDBLOCK)) {
+        SetEvents(slot, 0, 0);
+        SetEvents(slot, 1, EPOLLOUT);
+        return;
+      }
+      return Fail(slot, WireCode::kHostUnreach, strerror(err));
+    }
   }
   return HeaderSent(slot);
 }

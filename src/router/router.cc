@@ -175,6 +175,7 @@ void Router::DelFromEpoll(uint32_t slot, int side) {
 
 void Router::Tick() {
   RelayTimeouts();
+  ExpireLegPools();
   ResumeTick();
   FlushAcks(true);
   LinkTick();
@@ -251,6 +252,7 @@ void Router::Loop() {
       }
     }
     if (!ack_dirty_.empty()) FlushAcks(false);
+    if (!refill_.empty()) RefillLegPools();
   }
 }
 

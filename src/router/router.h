@@ -36,6 +36,7 @@ struct Options {
   // one (`uvpn router --insecure-plaintext`, test drivers) the WAN speaks plaintext as in protocol version 1.
   std::optional<routes::Secret> secret;
   int max_unidentified_per_source = 64;  // connections without a complete first message, per source address
+  int leg_pool = 2;  // legs 1 per link dialled ahead of need (docs/performance.md "Leg pool"); 0: off
 };
 
 // Runs the router until SIGTERM/SIGINT. Returns the process exit code (0 on a clean stop); start-up errors are

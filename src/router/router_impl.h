@@ -212,6 +212,17 @@ struct Link {
   crypto::Cipher udp_tx, udp_rx;
   uint64_t udp_ctr = 1;
   crypto::ReplayWindow<1024> udp_seen;
+
+  // Legs 1 dialled ahead of need (legpool.cc): connected TCP sockets to the peer's WAN listener that carry no
+  // byte yet. Oldest first.
+  struct PooledLeg {
+    int fd = -1;
+    int64_t born_ms = 0;
+  };
+  std::vector<PooledLeg> pool;
+  bool refill = false;         // queued in Router::refill_
+  uint64_t legs_pooled = 0;    // legs 1 taken from the pool
+  uint64_t legs_dialled = 0;   // legs 1 dialled on demand (pool empty, off, or its sockets stale)
 };
 
 struct StatusConn {
@@ -370,6 +381,14 @@ class Router {
   void Dial(uint32_t li);
   void OnLinkEvent(uint32_t li, uint32_t events);
   void LinkDown(uint32_t li, const char* why);
+
+  // --- legpool.cc (legs 1 dialled ahead, docs/performance.md "Leg pool")
+  int TakePooledLeg(uint32_t li);    // a live pooled socket (caller owns it) or -1; queues a refill
+  void RefillLegPools();             // after an epoll batch: dial what the queued pools miss
+  void ExpireLegPools();             // tick: close pooled sockets older than PoolMaxAgeMs()
+  void DropLegPool(uint32_t li);     // link down, shutdown
+  int64_t PoolMaxAgeMs() const;
+  std::vector<uint32_t> refill_;     // links whose pool wants sockets
   void LinkSend(uint32_t li, const uint8_t* p, size_t n);
   void LinkQueue(uint32_t li, const uint8_t* p, size_t n);  // like LinkSend, flushed by the next LinkFlush
   void LinkFlush(uint32_t li);

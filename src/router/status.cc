@@ -106,7 +106,8 @@ std::string FormatJson(const Snapshot& s) {
     Appendf(&o, ",\"up\":%s,\"cut\":%s,\"since_s\":%.3f,\"security\":", l.up ? "true" : "false",
             l.cut ? "true" : "false", l.since_s);
     AppendJsonString(&o, l.security);
-    o += '}';
+    Appendf(&o, ",\"legs_pooled\":%llu,\"legs_dialled\":%llu}", static_cast<unsigned long long>(l.legs_pooled),
+            static_cast<unsigned long long>(l.legs_dialled));
   }
   o += "],\"nodes\":[";
   for (size_t i = 0; i < s.nodes.size(); ++i) {

@@ -20,7 +20,9 @@ struct LinkInfo {
   bool up = false;
   bool cut = false;    // `uvpn chaos cut` in force
   double since_s = 0;  // seconds since the link went up or down
-  std::string security = "plaintext";  // "noise+chacha20-poly1305", "noise+aes-256-gcm" (legs), or "plaintext"
+  std::string security = "plaintext";
+  uint64_t legs_pooled = 0;   // legs 1 taken from the leg pool (docs/performance.md "Leg pool")
+  uint64_t legs_dialled = 0;  // legs 1 dialled on demand  // "noise+chacha20-poly1305", "noise+aes-256-gcm" (legs), or "plaintext"
 };
 
 struct NodeInfo {

@@ -37,6 +37,14 @@ def test_status_json():
         text = ov.status_text("s1")
         assert a in text and b in text, f"text status: {text}"
         assert "noise+" in text, f"text status names no link security: {text}"
+        # Leg pool (docs/performance.md): after the first cross-site connection dialled its leg 1, s1 keeps legs
+        # ready, and the next connections (each made before the pool's age limit) take them.
+        for i in range(3):
+            r = ov.call("s1-n1", [h.PYTHON, PROGS, "aclient", b, "9000"], timeout=30)
+            assert r.returncode == 0 and r.stdout.decode().startswith("OK"), (i, r.stdout, r.stderr[-800:])
+        link = next(ln for ln in ov.status_json("s1")["links"] if ln["site"] == "s2")
+        assert link["legs_dialled"] >= 1 and link["legs_pooled"] >= 1, link
+        assert link["legs_pooled"] + link["legs_dialled"] >= 4, link
 
 
 if __name__ == "__main__":

@@ -364,9 +364,12 @@ class FakePeer:
                 continue
             except OSError:
                 return
-            threading.Thread(target=self._conn, args=(c, self.mode), daemon=True).start()
+            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
 
-    def _conn(self, c, mode):
+    def _conn(self, c):
+        # The mode is the one in force when the leg's first message arrives, not at accept: router a dials
+        # legs ahead of need (its leg pool), so a leg may be accepted long before a relay uses it.
+        mode = None
         try:
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             first = recv_exact(c, 8, 3)
@@ -374,6 +377,7 @@ class FakePeer:
                 return c.close()
             ln = struct.unpack(">H", first[6:8])[0]
             msg = first + recv_exact(c, ln - 8, 3)
+            mode = self.mode
             if msg[4] == w.T_HELLO:
                 c.sendall(hello(b"b", b"h1"))
                 self.links.append(c)
