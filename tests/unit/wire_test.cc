@@ -284,7 +284,7 @@ TEST(Wire, BadMagicTypeLengthFlags) {
       EXPECT_EQ(c.decode(b.data(), b.size(), &used), Parse::kBad);
       EXPECT_EQ(c.decode(b.data(), i + 1, &used), Parse::kBad);
     }
-    for (uint8_t t : {0, 24, 25, 0x80, 0xff}) {  // unassigned types (12..14: section 8; 15: 9; 16..19: 10; 20..23: 11)
+    for (uint8_t t : {0, 26, 27, 0x80, 0xff}) {  // unassigned (12..14: section 8; 15: 9; 16..19: 10; 20..23: 11; 24..25: 13)
       Bytes b = c.bytes;
       b[4] = t;
       EXPECT_EQ(c.decode(b.data(), b.size(), &used), Parse::kBad);
