@@ -43,6 +43,7 @@ void SetNoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+
 bool SendSmall(int fd, const uint8_t* p, size_t n) {
   ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
   return w == static_cast<ssize_t>(n);
@@ -78,6 +79,19 @@ bool AcceptsRouters(Kind k) {
 }
 
 }  // namespace
+
+// After data was read from a node's socket: acknowledge at once. An application that writes less than a
+// segment at a time with Nagle on (iperf3 -l 1000, most programs) sends its next partial segment only when the
+// previous one is acknowledged; a delayed ACK from this router then paces it (1000-byte writes: 545 Mbit/s with
+// delayed ACKs, 1300 with quick ACKs; docs/performance.md "Quick ACKs"). The kernel leaves quick-ACK mode on
+// its own, so it is set again after each read -- but only after a small read (kQuickAckBelow): a sender that is
+// ACK-paced has little queued each time, while a bulk sender's reads are large and an ACK per segment would only
+// cost both ends CPU (128 KiB writes: 0.54 -> 0.43 of kernel routing when every read set it). Sockets between
+// routers need none: routers send with NODELAY.
+void QuickAck(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
 
 void CloseRst(int fd) {
   if (fd < 0) return;
@@ -768,6 +782,9 @@ void Router::Pump(uint32_t slot, int d) {
     if (n >= 0 && r.resumable) NoteRead(slot, static_cast<size_t>(n), n == 0);  // d == leg1 here
     if (n > 0) {
       dir.in_pipe += static_cast<uint32_t>(n);
+      if (n < static_cast<ssize_t>(kQuickAckBelow) &&
+          (r.role == Role::kHomeLocal || (r.role == Role::kHomeRemote ? d == 0 : d == 1)))
+        QuickAck(r.fd[d]);
       // Bulk detection (docs/performance.md): data keeps coming one way while the other way is silent.
       r.dir[1 - d].streak = 0;
       if (dir.streak < kBulkStreak) ++dir.streak;

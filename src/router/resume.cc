@@ -14,6 +14,7 @@
 // exceed Options::replay_memory beyond kRingMin each, spill files never exceed Options::spill_quota.
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <netinet/tcp.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -120,6 +121,7 @@ bool Router::PumpRing(uint32_t slot) {
         ssize_t n = readv(r.fd[node], sp, k);
         if (n < 0 || static_cast<size_t>(n) < want) src_dry = true;
         if (n > 0) {
+          if (static_cast<size_t>(n) < kQuickAckBelow) QuickAck(r.fd[node]);  // (a node socket: see relay.cc)
           r.ring.Commit(static_cast<size_t>(n));
           r.dir[leg].streak = 0;
           if (out.streak < kBulkStreak) ++out.streak;

@@ -69,6 +69,9 @@ inline constexpr size_t kRingMin = 64 * 1024;
 
 // RST instead of FIN on close (SO_LINGER 0).
 void CloseRst(int fd);
+// TCP_QUICKACK after a read of fewer than kQuickAckBelow bytes from a node socket (relay.cc: why).
+void QuickAck(int fd);
+inline constexpr size_t kQuickAckBelow = 16384;
 
 // Non-blocking TCP connect to `dst` from address `src` (0: let the kernel choose). Binding the source keeps
 // the router's own address on legs it dials even on multi-homed heads (the destination's shim recognises
