@@ -55,6 +55,12 @@ static void Fmt(const struct sockaddr_in* a, char* out, size_t n) {
   snprintf(out, n, "%s:%d", ip, ntohs(a->sin_port));
 }
 
+static void Fmt6(const struct sockaddr_in6* a, char* out, size_t n) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+  snprintf(out, n, "[%s]:%d", ip, ntohs(a->sin6_port));
+}
+
 static struct sockaddr_in Addr(const char* ip, int port) {
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
@@ -89,11 +95,8 @@ static int Ping6(const char* ip, int port, size_t size) {
   socklen_t alen = sizeof from;
   ssize_t r = sendto(s, out, size, 0, (struct sockaddr*)&to, sizeof to);
   if (r == (ssize_t)size) r = recvfrom(s, in, size, 0, (struct sockaddr*)&from, &alen);
-  char f[96] = "-", a6[INET6_ADDRSTRLEN] = "?";
-  if (r >= 0) {
-    inet_ntop(AF_INET6, &from.sin6_addr, a6, sizeof a6);
-    snprintf(f, sizeof f, "[%s]:%d", a6, ntohs(from.sin6_port));
-  }
+  char f[96] = "-";
+  if (r >= 0) Fmt6(&from, f, sizeof f);
   printf("REPLY err=%s n=%zd same=%d from=%s alen=%u\n", ErrName(r < 0 ? errno : 0), r,
          r == (ssize_t)size && memcmp(in, out, size) == 0, f, (unsigned)alen);
   return 0;
@@ -192,12 +195,9 @@ static int Sink(int port, int v6) {
     return 1;
   }
   buf[r] = 0;
-  char f[64] = "-";
+  char f[96] = "-";
   if (from.ss_family == AF_INET6) {
-    struct sockaddr_in6* p6 = (struct sockaddr_in6*)&from;
-    char ip[64];
-    inet_ntop(AF_INET6, &p6->sin6_addr, ip, sizeof ip);
-    snprintf(f, sizeof f, "[%s]:%u", ip, ntohs(p6->sin6_port));
+    Fmt6((struct sockaddr_in6*)&from, f, sizeof f);
   } else {
     Fmt((struct sockaddr_in*)&from, f, sizeof f);
   }
